@@ -110,9 +110,7 @@ ErrorBody = Callable[[int], Any]
 class ControlMiddleware:
     """ASGI middleware: applies fault rules, then counts the call under its route template."""
 
-    def __init__(
-        self, app: Any, plan: FaultPlan, counter: CallCounter, error_body: ErrorBody, routes: list
-    ):
+    def __init__(self, app: Any, plan: FaultPlan, counter: CallCounter, error_body: ErrorBody, routes: list):
         self.app = app
         self.plan = plan
         self.counter = counter

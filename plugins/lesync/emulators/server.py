@@ -71,4 +71,6 @@ def serve_in_thread(
             raise RuntimeError(f"emulator on {host}:{actual_port} did not start")
         time.sleep(0.02)
     scheme = "https" if ssl_certfile else "http"
-    return RunningServer(url=f"{scheme}://{host}:{actual_port}", port=actual_port, server=server, thread=thread)
+    return RunningServer(
+        url=f"{scheme}://{host}:{actual_port}", port=actual_port, server=server, thread=thread
+    )

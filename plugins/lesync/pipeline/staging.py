@@ -45,7 +45,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 def safe_name(text: str) -> str:
     """A run id such as ``manual__2026-11-24T10:00:00+00:00`` made safe for every store."""
-    return _UNSAFE.sub("_", text).strip("_") or "run"
+    return _UNSAFE.sub("_", text).strip("._-") or "run"
 
 
 def run_folder(root: str | ObjectStoragePath, integration: str, run_id: str) -> ObjectStoragePath:

@@ -15,8 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 DEFAULT_SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
 
 FieldType = Literal[
-    "id", "string", "textarea", "picklist", "reference", "datetime", "date", "double", "int",
-    "boolean", "email", "phone", "url", "base64",
+    "id",
+    "string",
+    "textarea",
+    "picklist",
+    "reference",
+    "datetime",
+    "date",
+    "double",
+    "int",
+    "boolean",
+    "email",
+    "phone",
+    "url",
+    "base64",
 ]
 TEXT_TYPES = {"string", "textarea", "picklist", "email", "phone", "url"}
 SYSTEM_FIELDS = ("Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted")
@@ -86,7 +98,9 @@ def load_schema(path: Path | str | None = None, extra: dict[str, Any] | None = N
     """
     raw = yaml.safe_load(Path(path or DEFAULT_SCHEMA_PATH).read_text(encoding="utf-8"))
     for obj_name, obj in ((extra or {}).get("objects") or {}).items():
-        target = raw["objects"].setdefault(obj_name, {"key_prefix": obj.get("key_prefix", "a0Z"), "fields": {}})
+        target = raw["objects"].setdefault(
+            obj_name, {"key_prefix": obj.get("key_prefix", "a0Z"), "fields": {}}
+        )
         for key, value in obj.items():
             if key == "fields":
                 target.setdefault("fields", {}).update(value)
@@ -138,8 +152,14 @@ def _relationship_name(field_name: str) -> str:
 
 def _soap_type(kind: str) -> str:
     return {
-        "id": "tns:ID", "reference": "tns:ID", "datetime": "xsd:dateTime", "date": "xsd:date",
-        "double": "xsd:double", "int": "xsd:int", "boolean": "xsd:boolean", "base64": "xsd:base64Binary",
+        "id": "tns:ID",
+        "reference": "tns:ID",
+        "datetime": "xsd:dateTime",
+        "date": "xsd:date",
+        "double": "xsd:double",
+        "int": "xsd:int",
+        "boolean": "xsd:boolean",
+        "base64": "xsd:base64Binary",
     }.get(kind, "xsd:string")
 
 
