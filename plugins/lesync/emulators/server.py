@@ -28,6 +28,9 @@ class RunningServer:
             return
         self.server.should_exit = True
         self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.server.force_exit = True
+            self.thread.join(timeout)
         self._stopped = True
 
 
@@ -61,6 +64,7 @@ def serve_in_thread(
         timeout_keep_alive=30,
         access_log=False,
         lifespan="off",
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
