@@ -1,0 +1,254 @@
+"""Integrations ("groups"): which LivePerson account syncs into which Salesforce org, and how.
+
+``include/integrations.yaml`` is read when the DAG files are parsed, so a mistake must surface
+as one import error that names the file, the integration, the key and the fix, never as a DAG
+that half-works. Every setting is declared once here, typed and described; the descriptions
+feed the error hints and the README table.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+INCLUDE_DIR = Path(os.environ.get("LESYNC_INCLUDE_DIR", PROJECT_ROOT / "include"))
+DEFAULT_INTEGRATIONS_FILE = INCLUDE_DIR / "integrations.yaml"
+MAPPINGS_DIR = INCLUDE_DIR / "mappings"
+
+FREE_MAIL_DOMAINS = (
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "ymail.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mail.com",
+    "gmx.com",
+    "gmx.de",
+    "web.de",
+    "protonmail.com",
+    "proton.me",
+    "yandex.ru",
+    "mail.ru",
+    "qq.com",
+    "163.com",
+    "zoho.com",
+)
+
+Channel = Literal["chat", "messaging"]
+SaveMode = Literal["field", "attachment", "both"]
+
+
+class IntegrationsError(ValueError):
+    """The integrations file is wrong; the message says where and how to fix it."""
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TranscriptSettings(_Settings):
+    save_mode: SaveMode = Field(
+        "field", description="Where the transcript goes: the Transcript field, a Salesforce File, or both."
+    )
+    max_file_mb: float = Field(5, gt=0, le=2000, description="Files larger than this are skipped (logged).")
+    include_private: bool = Field(
+        False, description="Keep agent-only chat lines and private messaging messages in the transcript."
+    )
+    split_parts: bool = Field(
+        False,
+        description="Split a transcript longer than its field into numbered parts instead of truncating.",
+    )
+
+
+class ScheduleSettings(_Settings):
+    periodic: bool = Field(True, description="Run the periodic sync (every 3 hours, the last 6 hours).")
+    daily: bool = Field(True, description="Run the daily sync (the last 48 hours) at daily_hour.")
+    daily_hour: int = Field(2, ge=0, le=23, description="Hour of day (in timezone) of the daily sync.")
+    timezone: str = Field("UTC", description="IANA time zone of daily_hour, e.g. Europe/Berlin.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
+            ) from exc
+        return value
+
+
+class LinkingSettings(_Settings):
+    enabled: bool = Field(False, description="Link transcripts to the Contact (and its Account) or Lead.")
+    email_field: str = Field("Visitor_Email__c", description="Row field holding the visitor's email.")
+    phone_field: str = Field("Visitor_Phone__c", description="Row field holding the visitor's phone.")
+    block_domains: tuple[str, ...] = Field(
+        FREE_MAIL_DOMAINS, description="Email domains never matched (free-mail by default)."
+    )
+    block_addresses: tuple[str, ...] = Field((), description="Email addresses never matched.")
+
+    @field_validator("block_domains", "block_addresses")
+    @classmethod
+    def _lowercase(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.strip().lower() for v in values if v.strip())
+
+
+class LimitSettings(_Settings):
+    api_reserve_percent: float = Field(
+        10, ge=0, lt=100, description="Share of the org's daily API limit left for its other users."
+    )
+    bulk_threshold: int = Field(
+        2000,
+        ge=1,
+        description="At or above this many rows a load uses Bulk API 2.0, below it sObject Collections.",
+    )
+    slice_hours: int = Field(24, ge=1, le=744, description="A manual window is cut into slices this long.")
+    liveperson_concurrency: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="At most this many extract tasks call LivePerson at once (an Airflow pool).",
+    )
+
+
+class StagingSettings(_Settings):
+    root: str | None = Field(
+        None, description="Staging root URL (s3://, gs://, file://); default $AIRFLOW_HOME/lesync/staging."
+    )
+    conn_id: str | None = Field(None, description="Airflow connection for the staging store's credentials.")
+    retention_days: float = Field(7, ge=0, description="Staging folders older than this are removed.")
+
+
+class Integration(_Settings):
+    name: str = Field(description="Unique group name; lowercase letters, digits and _ (used in DAG ids).")
+    enabled: bool = Field(True, description="Status toggle: a disabled integration builds no scheduled DAGs.")
+    description: str = ""
+    liveperson_conn_id: str = Field("liveperson_default", description="Airflow connection to LivePerson.")
+    salesforce_conn_id: str = Field("salesforce_default", description="Airflow connection to Salesforce.")
+    channels: tuple[Channel, ...] = Field(
+        ("chat", "messaging"), min_length=1, description="Channels to sync."
+    )
+    skills: tuple[int, ...] = Field((), description="LivePerson skill ids to sync; empty means all skills.")
+    mapping: str = Field("chat_transcript.yaml", description="Mapping file under include/mappings/.")
+    transcript: TranscriptSettings = TranscriptSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    linking: LinkingSettings = LinkingSettings()
+    limits: LimitSettings = LimitSettings()
+    staging: StagingSettings = StagingSettings()
+
+    @field_validator("name")
+    @classmethod
+    def _dag_id_safe(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", value):
+            raise ValueError(
+                f"{value!r} is not a valid name: "
+                "use 1-40 lowercase letters, digits or _, starting with a letter"
+            )
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _no_repeats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value))
+
+    def mapping_path(self, mappings_dir: Path | None = None) -> Path:
+        return (mappings_dir or MAPPINGS_DIR) / self.mapping
+
+
+class IntegrationsFile(_Settings):
+    integrations: list[Integration] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> IntegrationsFile:
+        seen: set[str] = set()
+        for integration in self.integrations:
+            if integration.name in seen:
+                raise ValueError(f"two integrations are named {integration.name!r}; names must be unique")
+            seen.add(integration.name)
+        return self
+
+
+def load_integrations(path: Path | str | None = None, check_mappings: bool = True) -> list[Integration]:
+    """All integrations of the file, validated; raises IntegrationsError naming file, entry and fix."""
+    path = Path(path or os.environ.get("LESYNC_INTEGRATIONS_FILE") or DEFAULT_INTEGRATIONS_FILE)
+    raw = _read_yaml(path)
+    try:
+        parsed = IntegrationsFile.model_validate(raw)
+    except ValidationError as exc:
+        raise IntegrationsError(_explain(path, raw, exc)) from None
+    if check_mappings:
+        for integration in parsed.integrations:
+            mapping = integration.mapping_path(path.parent / "mappings")
+            if not mapping.is_file():
+                known = ", ".join(sorted(p.name for p in mapping.parent.glob("*.y*ml"))) or "(none)"
+                raise IntegrationsError(
+                    f"{path}: integration {integration.name!r}, key 'mapping': file {mapping} does not exist; "
+                    f"create it or name one of: {known}"
+                )
+    return parsed.integrations
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IntegrationsError(f"{path}: file not found; create it (see README, 'Integrations')") from None
+    except yaml.YAMLError as exc:
+        raise IntegrationsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise IntegrationsError(f"{path}: expected a mapping with a top-level 'integrations:' list")
+    return raw
+
+
+def _explain(path: Path, raw: dict, exc: ValidationError) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s):"]
+    for error in exc.errors():
+        lines.append("  - " + _describe_error(raw, error))
+    return "\n".join(lines)
+
+
+def _describe_error(raw: dict, error: dict) -> str:
+    loc = list(error["loc"])
+    where = "the file"
+    if loc[:1] == ["integrations"] and len(loc) > 1 and isinstance(loc[1], int):
+        index = loc[1]
+        entries = raw.get("integrations") or []
+        name = (
+            entries[index].get("name") if index < len(entries) and isinstance(entries[index], dict) else None
+        )
+        where = f"integration {name!r}" if name else f"integration #{index + 1}"
+        loc = loc[2:]
+    key = ".".join(str(part) for part in loc) or "(entry)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key; allowed here: {', '.join(_allowed_keys(error['loc']))}"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    return f"{where}, key {key!r}: {message}"
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    model: type[BaseModel] = IntegrationsFile
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        inner = getattr(annotation, "__args__", (annotation,))[0]
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            model = inner
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return sorted(model.model_fields)
