@@ -195,8 +195,8 @@ def load_integrations(path: Path | str | None = None, check_mappings: bool = Tru
             if not mapping.is_file():
                 known = ", ".join(sorted(p.name for p in mapping.parent.glob("*.y*ml"))) or "(none)"
                 raise IntegrationsError(
-                    f"{path}: integration {integration.name!r}, key 'mapping': file {mapping} does not exist; "
-                    f"create it or name one of: {known}"
+                    f"{path}: integration {integration.name!r}, key 'mapping': "
+                    f"file {mapping} does not exist; create it or name one of: {known}"
                 )
     return parsed.integrations
 
