@@ -1,0 +1,143 @@
+"""Synthetic data (determinism, scale), the test controls, and fault injection over HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+import tracemalloc
+
+import requests
+
+from lesync.emulators.liveperson import LivePersonEmulatorConfig, LivePersonState, create_app
+from lesync.emulators.liveperson.app import Call, chat_search_page, messaging_search_page
+from lesync.emulators.liveperson.chat import chat_record
+from lesync.emulators.liveperson.messaging import messaging_record
+
+NOW_MS = 1_750_000_000_000
+
+
+def _all_record_bytes(state: LivePersonState) -> bytes:
+    now, account, store = state.clock.now(), state.config.account_id, state.store
+    chats = [chat_record(store.entry("chat", o), account) for o in range(len(store.indexes["chat"]))]
+    msgs = [
+        messaging_record(store.entry("messaging", o), account, now)
+        for o in range(len(store.indexes["messaging"]))
+    ]
+    return json.dumps([chats, msgs], ensure_ascii=False).encode()
+
+
+def test_same_seed_gives_byte_identical_records():
+    config = LivePersonEmulatorConfig(conversations=300, now_ms=NOW_MS)
+    first = _all_record_bytes(LivePersonState(config))
+    assert first == _all_record_bytes(LivePersonState(config))
+    assert first != _all_record_bytes(LivePersonState(config.model_copy(update={"seed": 8})))
+
+
+def test_mix_follows_the_config():
+    state = LivePersonState(LivePersonEmulatorConfig(conversations=400, messaging_share=0.25, now_ms=NOW_MS))
+    summary = state.summary()
+    assert summary["chat"]["total"] == 300 and summary["messaging"]["total"] == 100
+    assert summary["chat"]["min_start"] >= NOW_MS - 3 * 86_400_000
+    assert create_app(state).title == "LivePerson emulator"
+
+
+def _signed_call(state: LivePersonState, path: str, body: dict, **query) -> Call:
+    """A call as the app would see it, signed by requests-oauthlib."""
+    from requests_oauthlib import OAuth1
+
+    c = state.config
+    auth = OAuth1(c.consumer_key, c.consumer_secret, c.access_token, c.access_token_secret)
+    url = f"https://127.0.0.1:1/{path.format(account_id=c.account_id)}"
+    prepared = requests.Request("POST", url, params=query, json=body, auth=auth).prepare()
+    headers = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in prepared.headers.items()}
+    return Call(
+        c.account_id,
+        "POST",
+        prepared.url,
+        "https://127.0.0.1:1",
+        url,
+        headers,
+        query,
+        json.dumps(body).encode(),
+    )
+
+
+def test_100000_conversations_generate_and_serve_fast_in_little_memory():
+    tracemalloc.start()
+    started = time.perf_counter()
+    state = LivePersonState(LivePersonEmulatorConfig(conversations=100_000))
+    generated_s = time.perf_counter() - started
+    index_bytes, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert generated_s < 10
+    assert index_bytes < 60_000_000
+    now = state.clock.now()
+    body = {"start": {"from": now - 3 * 86_400_000, "to": now}}
+    started = time.perf_counter()
+    path = "interaction_history/api/account/{account_id}/interactions/search"
+    page = chat_search_page(state, _signed_call(state, path, body, offset="0", limit="100", source="t"))
+    path = "messaging_history/api/account/{account_id}/conversations/search"
+    deep = messaging_search_page(
+        state, _signed_call(state, path, body, offset="40000", limit="100", source="t")
+    )
+    assert time.perf_counter() - started < 5
+    assert len(page["interactionHistoryRecords"]) == 100 and page["_metadata"]["count"] > 49_000
+    assert len(deep["conversationHistoryRecords"]) == 100
+
+
+def test_http_controls(lp_emulator, lp_session):
+    base = f"{lp_emulator.url}/_emulator/liveperson"
+    before = lp_session.get(f"{base}/summary").json()
+    assert before["chat"]["total"] + before["messaging"]["total"] == 600
+    assert before["chat"]["min_start"] < before["chat"]["max_end"]
+    now = lp_session.post(f"{base}/clock", json={"advance_seconds": 60}).json()["now"]
+    assert now == before["now"] + 60_000 == lp_emulator.state.clock.now()
+    added = {"count": 5, "channel": "messaging", "start_from": now - 7_200_000, "start_to": now - 3_600_000}
+    after = lp_session.post(f"{base}/conversations", json=added).json()
+    assert after["messaging"]["total"] == before["messaging"]["total"] + 5
+    assert lp_session.post(f"{base}/conversations", json={**added, "channel": "fax"}).status_code == 400
+
+
+def test_data_added_while_paging_shifts_offsets(lp_api, lp_emulator, lp_session):
+    """A rule adds conversations after the first page: offsets move, the total grows."""
+    now = lp_emulator.state.clock.now()
+    body = {"start": {"from": now - 3 * 86_400_000, "to": now}}
+    rule = {"after_pages": 1, "count": 40, "channel": "chat", "start_from": body["start"]["from"]}
+    rule["start_to"] = body["start"]["from"] + 3_600_000  # early in the window: before page 2's offset
+    assert lp_session.post(f"{lp_emulator.url}/_emulator/liveperson/page-rules", json=rule).status_code == 201
+    first = lp_api.chat(body, offset=0, limit=100, sort="start:asc").json()
+    second = lp_api.chat(body, offset=100, limit=100, sort="start:asc").json()
+    assert second["_metadata"]["count"] == first["_metadata"]["count"] + 40
+    first_ids = {r["info"]["engagementId"] for r in first["interactionHistoryRecords"]}
+    assert first_ids & {r["info"]["engagementId"] for r in second["interactionHistoryRecords"]}  # seen twice
+
+
+def test_in_process_page_hook(lp_api, lp_emulator):
+    seen = []
+    lp_emulator.state.page_hooks.append(seen.append)
+    try:
+        lp_api.chat(lp_api.window(), limit=1)
+    finally:
+        lp_emulator.state.page_hooks.clear()
+    assert seen == [lp_emulator.state.search_pages_served]
+
+
+def test_faults_over_http(lp_api, lp_emulator, lp_session):
+    faults = f"{lp_emulator.url}/_emulator/faults"
+    lp_session.post(faults, json={"path": "interactions/search", "status": 429, "retry_after": 2})
+    throttled = lp_api.chat(lp_api.window(), limit=1)
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "2"
+    assert throttled.json()["code"] == 429
+    assert lp_api.chat(lp_api.window(), limit=1).status_code == 200  # used up
+    lp_session.post(faults, json={"path": "conversations/search", "status": 503, "times": 2})
+    assert [lp_api.messaging(lp_api.window(), limit=1).status_code for _ in range(3)] == [503, 503, 200]
+    lp_session.post(faults, json={"path": "interactions/search", "status": 500})
+    assert lp_api.chat(lp_api.window(), limit=1).status_code == 500
+    lp_session.post(faults, json={"path": "interactions/search", "drop": True})
+    try:
+        lp_api.chat(lp_api.window(), limit=1)
+        raise AssertionError("the connection should have dropped")
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+        pass
+    calls = lp_session.get(f"{lp_emulator.url}/_emulator/calls").json()["by_endpoint"]
+    assert calls["POST /interaction_history/api/account/{account_id}/interactions/search"] >= 4
