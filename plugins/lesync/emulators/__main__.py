@@ -24,10 +24,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lp-port", type=int, default=8081, help="LivePerson emulator port (0: any free)")
     parser.add_argument("--sf-port", type=int, default=8443, help="Salesforce emulator port (0: any free)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
-    parser.add_argument("--data-dir", type=Path, default=Path(".lesync/emulators"), help="certificates, SQLite org")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(".lesync/emulators"), help="certificates and the SQLite org"
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic conversations")
     parser.add_argument("--conversations", type=int, default=2000, help="how many conversations to seed")
-    parser.add_argument("--days", type=float, default=3, help="the seeded conversations span these days before now")
+    parser.add_argument(
+        "--days", type=float, default=3, help="seeded conversations span these days before now"
+    )
     parser.add_argument(
         "--now",
         type=_parse_now,
@@ -74,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         liveperson, salesforce = start_both(args)
     except OSError as exc:
-        print(f"lesync.emulators: cannot start: {exc} (is the port taken? try --lp-port 0 --sf-port 0)", file=sys.stderr)
+        hint = "is the port taken? try --lp-port 0 --sf-port 0"
+        print(f"lesync.emulators: cannot start: {exc} ({hint})", file=sys.stderr)
         return 1
     try:
         info = describe(liveperson, salesforce)
