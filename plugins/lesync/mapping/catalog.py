@@ -1,0 +1,522 @@
+"""The predefined LivePerson fields ("LivePerson Field Name" in the vendor's UI).
+
+Each entry names one value people map, with where it lives in a chat record (Engagement History
+API) and in a messaging record (Messaging Interactions API): a path, a tuple of paths tried in
+order (first non-empty wins), a computed function, or ``None`` when the channel has no such
+thing. Descriptions feed the docs and the "did you mean" hints of mapping errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lesync.mapping.convert import is_empty, parse_instant
+from lesync.mapping.paths import Getter, compile_path
+
+Source = str | tuple[str, ...] | Callable[[dict], Any] | None
+
+
+@dataclass(frozen=True)
+class CatalogField:
+    name: str
+    description: str
+    chat: Source
+    messaging: Source
+    convert: str | None = None  # the conversion this value usually needs (a hint for docs)
+
+    def source(self, channel: str) -> Source:
+        return self.chat if channel == "chat" else self.messaging
+
+
+# --------------------------------------------------------------------------------------------
+# Computed values
+
+
+def _list(record: dict, key: str) -> list:
+    value = record.get(key)
+    return value if type(value) is list else []
+
+
+def _chat_lines(record: dict) -> list:
+    transcript = record.get("transcript")
+    lines = transcript.get("lines") if type(transcript) is dict else None
+    return lines if type(lines) is list else []
+
+
+def _count_lines(source: str) -> Callable[[dict], int | None]:
+    def count(record: dict) -> int | None:
+        lines = _chat_lines(record)
+        return sum(1 for line in lines if type(line) is dict and line.get("source") == source)
+
+    return count
+
+
+def _count_messages(sent_by: str) -> Callable[[dict], int | None]:
+    def count(record: dict) -> int | None:
+        return sum(
+            1 for m in _list(record, "messageRecords") if type(m) is dict and m.get("sentBy") == sent_by
+        )
+
+    return count
+
+
+def _chat_message_count(record: dict) -> int:
+    return sum(
+        1 for line in _chat_lines(record) if type(line) is dict and line.get("source") in ("visitor", "agent")
+    )
+
+
+def _messaging_message_count(record: dict) -> int:
+    return sum(
+        1
+        for m in _list(record, "messageRecords")
+        if type(m) is dict and m.get("sentBy") in ("Consumer", "Agent")
+    )
+
+
+def _transfer_count(record: dict) -> int | None:
+    transfers = record.get("transfers")
+    return len(transfers) if type(transfers) is list else None
+
+
+def _millis(item: dict) -> int | None:
+    instant = parse_instant(item.get("timeL") if item.get("timeL") is not None else item.get("time"))
+    return None if instant is None else instant[0] * 1000 + instant[1]
+
+
+def _first_response_seconds(items: list, is_visitor, is_agent) -> float | None:
+    """Seconds from the first visitor message to the first agent message after it."""
+    asked: int | None = None
+    for item in items:
+        if type(item) is not dict:
+            continue
+        if asked is None and is_visitor(item):
+            asked = _millis(item)
+        elif asked is not None and is_agent(item):
+            answered = _millis(item)
+            if answered is not None and answered >= asked:
+                return round((answered - asked) / 1000, 3)
+    return None
+
+
+def _chat_first_response(record: dict) -> float | None:
+    return _first_response_seconds(
+        _chat_lines(record),
+        lambda line: line.get("source") == "visitor",
+        lambda line: line.get("source") == "agent" and line.get("subType") != "ONLY_TO_REP",
+    )
+
+
+def _messaging_first_response(record: dict) -> float | None:
+    messages = sorted(
+        (m for m in _list(record, "messageRecords") if type(m) is dict),
+        key=lambda m: m.get("seq") if type(m.get("seq")) is int else 0,
+    )
+    return _first_response_seconds(
+        messages,
+        lambda m: m.get("sentBy") == "Consumer",
+        lambda m: m.get("sentBy") == "Agent" and m.get("audience") != "AGENTS_AND_MANAGERS",
+    )
+
+
+def _messaging_duration_seconds(record: dict) -> float | None:
+    info = record.get("info")
+    duration = info.get("duration") if type(info) is dict else None
+    if type(duration) in (int, float):
+        return round(duration / 1000, 3)
+    return None
+
+
+def _chat_status(record: dict) -> str:
+    info = record.get("info")
+    return "OPEN" if type(info) is dict and info.get("ended") is False else "CLOSE"
+
+
+def _consumer_full_name(record: dict) -> str | None:
+    for person in _list(record, "consumerParticipants"):
+        if type(person) is dict:
+            parts = [p for p in (person.get("firstName"), person.get("lastName")) if not is_empty(p)]
+            name = " ".join(str(p) for p in parts) or person.get("consumerName")
+            if not is_empty(name):
+                return name
+    return None
+
+
+def _survey_answers(path: str) -> Callable[[dict], str | None]:
+    """All answers of one chat survey as ``Question: answer`` lines."""
+    get = compile_path(path)
+
+    def answers(record: dict) -> str | None:
+        items = get(record)
+        if type(items) is not list:
+            return None
+        lines = []
+        for item in items:
+            if type(item) is dict and not is_empty(item.get("value")):
+                lines.append(f"{str(item.get('displayName') or '').strip()}: {item['value']}")
+        return "\n".join(lines) or None
+
+    return answers
+
+
+def _messaging_survey_answers(record: dict) -> str | None:
+    lines = []
+    for survey in _list(record, "conversationSurveys"):
+        data = survey.get("surveyData") if type(survey) is dict else None
+        for item in data if type(data) is list else []:
+            if type(item) is dict and not is_empty(item.get("answer")):
+                lines.append(f"{str(item.get('question') or '').strip()}: {item['answer']}")
+    return "\n".join(lines) or None
+
+
+def _messaging_agent_survey_answers(record: dict) -> str | None:
+    surveys = [record.get("latestAgentSurvey"), *_list(record, "previouslySubmittedAgentSurveys")]
+    lines = []
+    for survey in surveys:
+        answers = survey.get("submittedAnswers") if type(survey) is dict else None
+        for item in answers if type(answers) is list else []:
+            if type(item) is not dict:
+                continue
+            values = [a.get("answer") for a in item.get("answers") or [] if type(a) is dict]
+            values = [str(v) for v in values if not is_empty(v)]
+            if values:
+                lines.append(f"{str(item.get('questionText') or '').strip()}: {', '.join(values)}")
+    return "\n".join(lines) or None
+
+
+# --------------------------------------------------------------------------------------------
+# The catalog
+
+_SDE = "sdes.events[sdeType={}].{}"
+_CUSTOMER = _SDE.format("CUSTOMER_INFO", "customerInfo.customerInfo.{}")
+_PERSONAL = _SDE.format("PERSONAL_INFO", "personalInfo.personalInfo.{}")
+_MARKETING = _SDE.format("MARKETING_CAMPAIGN_INFO", "marketingCampaignInfo.marketingCampaignInfo.{}")
+_LEAD = _SDE.format("LEAD", "lead.lead.{}")
+_SERVICE = _SDE.format("SERVICE_ACTIVITY", "serviceActivity.serviceActivity.{}")
+_PURCHASE = _SDE.format("PURCHASE", "purchase.{}")
+_CART = _SDE.format("CART_STATUS", "cartStatus.{}")
+_PRECHAT = "surveys.preChat[displayName={}].value"
+
+
+def _both(path: str) -> tuple[str, str]:
+    return path, path
+
+
+_FIELDS: tuple[CatalogField, ...] = (
+    # Identity, time, status
+    CatalogField(
+        "conversationId",
+        "LivePerson id: chat engagement id / messaging conversation id",
+        "info.engagementId",
+        "info.conversationId",
+    ),
+    CatalogField("accountId", "LivePerson account (site) id", "info.accountId", "info.brandId"),
+    CatalogField(
+        "startTime",
+        "When the conversation started",
+        ("info.startTimeL", "info.startTime"),
+        ("info.startTimeL", "info.startTime"),
+        "datetime",
+    ),
+    CatalogField(
+        "endTime",
+        "When the conversation ended (messaging: empty while open)",
+        ("info.endTimeL", "info.endTime"),
+        ("info.endTimeL", "info.endTime"),
+        "datetime",
+    ),
+    CatalogField(
+        "durationSeconds",
+        "Length in seconds (messaging reports ms; converted)",
+        "info.duration",
+        _messaging_duration_seconds,
+        "number",
+    ),
+    CatalogField(
+        "status", "OPEN or CLOSE (chats from history are always closed)", _chat_status, "info.status"
+    ),
+    CatalogField(
+        "channel",
+        "LivePerson channel/source (chat: channel code; messaging: APP, SMS, ...)",
+        "info.channel",
+        "info.source",
+    ),
+    CatalogField(
+        "isPartial",
+        "True when LivePerson returned a partial record",
+        "info.isPartial",
+        "info.isPartial",
+        "boolean",
+    ),
+    # People
+    CatalogField("agentId", "Agent id (messaging: latest agent)", "info.agentId", "info.latestAgentId"),
+    CatalogField(
+        "agentName",
+        "Agent full name (messaging: latest agent)",
+        ("info.agentFullName", "info.agentNickName", "info.agentName"),
+        ("info.latestAgentFullName", "info.latestAgentNickname"),
+    ),
+    CatalogField(
+        "agentNickName",
+        "Agent nickname (the name the visitor sees)",
+        ("info.agentNickName", "info.agentName"),
+        "info.latestAgentNickname",
+    ),
+    CatalogField("agentLoginName", "Agent login name", "info.agentLoginName", "info.latestAgentLoginName"),
+    CatalogField("agentGroupId", "Agent group id", "info.agentGroupId", "info.latestAgentGroupId"),
+    CatalogField("agentGroupName", "Agent group name", "info.agentGroupName", "info.latestAgentGroupName"),
+    CatalogField("skillId", "Skill id (messaging: latest skill)", "info.skillId", "info.latestSkillId"),
+    CatalogField(
+        "skillName", "Skill name (messaging: latest skill)", "info.skillName", "info.latestSkillName"
+    ),
+    CatalogField(
+        "visitorId",
+        "LivePerson visitor id (messaging: consumer participant id)",
+        "info.visitorId",
+        "consumerParticipants[0].participantId",
+    ),
+    CatalogField(
+        "visitorName",
+        "Visitor name (messaging: consumer first + last name)",
+        ("info.visitorName", _PERSONAL.format("name")),
+        _consumer_full_name,
+    ),
+    CatalogField(
+        "visitorEmail",
+        "Visitor email (pre-chat survey, else personal info SDE)",
+        (_PRECHAT.format("Email"), _PERSONAL.format("contacts.personalContact.email")),
+        (_PERSONAL.format("contacts.personalContact.email"), "consumerParticipants[0].email"),
+    ),
+    CatalogField(
+        "visitorPhone",
+        "Visitor phone (pre-chat survey, else personal info SDE)",
+        (_PRECHAT.format("Phone"), _PERSONAL.format("contacts.personalContact.phone")),
+        (_PERSONAL.format("contacts.personalContact.phone"), "consumerParticipants[0].phone"),
+    ),
+    # Campaign
+    CatalogField("campaignName", "Campaign name", *_both("campaign.campaignName")),
+    CatalogField("campaignId", "Campaign id", *_both("campaign.campaignId")),
+    CatalogField("goalName", "Campaign goal name", *_both("campaign.goalName")),
+    CatalogField("engagementName", "Campaign engagement name", *_both("campaign.campaignEngagementName")),
+    CatalogField("engagementId", "Campaign engagement id", *_both("campaign.campaignEngagementId")),
+    CatalogField("visitorProfileName", "Campaign visitor profile", *_both("campaign.visitorProfileName")),
+    CatalogField("visitorBehaviorName", "Campaign visitor behavior", *_both("campaign.visitorBehaviorName")),
+    CatalogField("lineOfBusiness", "Line of business (LOB) name", *_both("campaign.lobName")),
+    # Visitor's device and place
+    CatalogField(
+        "browser", "Visitor browser", ("visitorInfo.browser",), ("monitoring.browser", "info.browser")
+    ),
+    CatalogField("device", "Visitor device type", "visitorInfo.device", ("monitoring.device", "info.device")),
+    CatalogField(
+        "operatingSystem",
+        "Visitor operating system",
+        "visitorInfo.operatingSystem",
+        ("monitoring.operatingSystem", "info.operatingSystem"),
+    ),
+    CatalogField("country", "Visitor country", "visitorInfo.country", "monitoring.country"),
+    CatalogField("state", "Visitor state/region", "visitorInfo.state", "monitoring.state"),
+    CatalogField("city", "Visitor city", "visitorInfo.city", "monitoring.city"),
+    CatalogField("isp", "Visitor internet provider", "visitorInfo.isp", "monitoring.isp"),
+    CatalogField("ipAddress", "Visitor IP address", "visitorInfo.ipAddress", "monitoring.ipAddress"),
+    CatalogField(
+        "entryPage",
+        "Page (URL) where the conversation started",
+        "info.chatStartUrl",
+        "monitoring.conversationStartPage",
+    ),
+    CatalogField(
+        "entryPageTitle",
+        "Title of the page where the conversation started",
+        "info.chatStartPage",
+        "monitoring.conversationStartPageTitle",
+    ),
+    # Outcome and quality
+    CatalogField("mcs", "Meaningful Connection Score", ("info.chatMCS", "info.mcs"), "info.mcs", "number"),
+    CatalogField("csat", "Customer satisfaction rate (1-5)", None, "info.csatRate", "number"),
+    CatalogField(
+        "closeReason",
+        "Why the conversation ended",
+        "info.endReasonDesc",
+        ("info.closeReasonDescription", "info.closeReason"),
+    ),
+    CatalogField("closedBy", "Who closed it (messaging: AGENT, CONSUMER, SYSTEM)", None, "info.closeReason"),
+    CatalogField("startReason", "Why the chat started", "info.startReasonDesc", None),
+    CatalogField("summary", "Conversation summary text", None, "summary.text"),
+    CatalogField(
+        "transferCount",
+        "How many transfers between agents/skills",
+        _transfer_count,
+        _transfer_count,
+        "integer",
+    ),
+    CatalogField(
+        "messageCount",
+        "Visitor + agent messages (system lines not counted)",
+        _chat_message_count,
+        _messaging_message_count,
+        "integer",
+    ),
+    CatalogField(
+        "visitorMessageCount",
+        "Messages sent by the visitor",
+        _count_lines("visitor"),
+        _count_messages("Consumer"),
+        "integer",
+    ),
+    CatalogField(
+        "agentMessageCount",
+        "Messages sent by agents (private ones included)",
+        _count_lines("agent"),
+        _count_messages("Agent"),
+        "integer",
+    ),
+    CatalogField(
+        "firstResponseSeconds",
+        "Seconds from the first visitor message to the first agent answer",
+        _chat_first_response,
+        _messaging_first_response,
+        "number",
+    ),
+    # Surveys
+    CatalogField("preChatName", "Pre-chat survey: Name", _PRECHAT.format("Name"), None),
+    CatalogField("preChatEmail", "Pre-chat survey: Email", _PRECHAT.format("Email"), None),
+    CatalogField("preChatPhone", "Pre-chat survey: Phone", _PRECHAT.format("Phone"), None),
+    CatalogField(
+        "preChatSurveyAnswers",
+        "All pre-chat survey answers as 'Question: answer' lines",
+        _survey_answers("surveys.preChat"),
+        None,
+    ),
+    CatalogField(
+        "postChatSurveyAnswers",
+        "All post-chat (messaging: conversation) survey answers",
+        _survey_answers("surveys.postChat"),
+        _messaging_survey_answers,
+    ),
+    CatalogField(
+        "agentSurveyAnswers",
+        "All agent survey answers as 'Question: answer' lines",
+        _survey_answers("surveys.operator"),
+        _messaging_agent_survey_answers,
+    ),
+    # Engagement attributes (SDEs)
+    CatalogField(
+        "customerType", "Customer info SDE: customer type", *_both(_CUSTOMER.format("customerType"))
+    ),
+    CatalogField("customerId", "Customer info SDE: customer id", *_both(_CUSTOMER.format("customerId"))),
+    CatalogField("customerStatus", "Customer info SDE: status", *_both(_CUSTOMER.format("customerStatus"))),
+    CatalogField(
+        "customerBalance", "Customer info SDE: balance", *_both(_CUSTOMER.format("balance")), "number"
+    ),
+    CatalogField(
+        "customerCompanyBranch",
+        "Customer info SDE: company branch",
+        *_both(_CUSTOMER.format("companyBranch")),
+    ),
+    CatalogField(
+        "customerLastPaymentDate",
+        "Customer info SDE: last payment date",
+        *_both(_CUSTOMER.format("lastPaymentDate")),
+        "date",
+    ),
+    CatalogField("personalName", "Personal info SDE: first name", *_both(_PERSONAL.format("name"))),
+    CatalogField("personalSurname", "Personal info SDE: surname", *_both(_PERSONAL.format("surname"))),
+    CatalogField("personalCompany", "Personal info SDE: company", *_both(_PERSONAL.format("company"))),
+    CatalogField(
+        "personalEmail",
+        "Personal info SDE: email (first contact)",
+        *_both(_PERSONAL.format("contacts.personalContact.email")),
+    ),
+    CatalogField(
+        "personalPhone",
+        "Personal info SDE: phone (first contact)",
+        *_both(_PERSONAL.format("contacts.personalContact.phone")),
+    ),
+    CatalogField("leadTopic", "Lead SDE: topic", *_both(_LEAD.format("topic"))),
+    CatalogField("leadValue", "Lead SDE: value", *_both(_LEAD.format("value")), "number"),
+    CatalogField("leadId", "Lead SDE: lead id", *_both(_LEAD.format("leadId"))),
+    CatalogField("purchaseTotal", "Purchase SDE: order total", *_both(_PURCHASE.format("total")), "number"),
+    CatalogField("purchaseOrderId", "Purchase SDE: order id", *_both(_PURCHASE.format("orderId"))),
+    CatalogField("cartTotal", "Cart status SDE: cart total", *_both(_CART.format("total")), "number"),
+    CatalogField(
+        "cartItemCount", "Cart status SDE: number of items", *_both(_CART.format("numItems")), "integer"
+    ),
+    CatalogField(
+        "marketingAffiliate", "Marketing source SDE: affiliate", *_both(_MARKETING.format("affiliate"))
+    ),
+    CatalogField(
+        "marketingCampaignId", "Marketing source SDE: campaign id", *_both(_MARKETING.format("campaignId"))
+    ),
+    CatalogField(
+        "marketingChannel",
+        "Marketing source SDE: originating channel",
+        *_both(_MARKETING.format("originatingChannel")),
+    ),
+    CatalogField("serviceActivityTopic", "Service activity SDE: topic", *_both(_SERVICE.format("topic"))),
+    CatalogField("serviceActivityStatus", "Service activity SDE: status", *_both(_SERVICE.format("status"))),
+    CatalogField(
+        "serviceActivityCategory", "Service activity SDE: category", *_both(_SERVICE.format("category"))
+    ),
+    CatalogField(
+        "viewedProductName",
+        "Viewed product SDE: first product name",
+        *_both(_SDE.format("VIEWED_PRODUCT", "viewedProduct.products.product.name")),
+    ),
+    CatalogField(
+        "visitorErrorMessage",
+        "Visitor error SDE: message",
+        *_both(_SDE.format("VISITOR_ERROR", "visitorError.message.string")),
+    ),
+)
+
+CATALOG: dict[str, CatalogField] = {field.name: field for field in _FIELDS}
+
+
+def compile_source(source: Source) -> Getter | None:
+    """A getter for a catalog source: paths compiled once, fallbacks tried in order."""
+    if source is None:
+        return None
+    if callable(source):
+        return _guarded(source)
+    paths = (source,) if isinstance(source, str) else source
+    getters = tuple(compile_path(path) for path in paths)
+    if len(getters) == 1:
+        return getters[0]
+    return first_non_empty(getters)
+
+
+def first_non_empty(getters: tuple[Getter, ...]) -> Getter:
+    def getter(record: Any) -> Any:
+        for get in getters:
+            value = get(record)
+            if not is_empty(value):
+                return value
+        return None
+
+    return getter
+
+
+def _guarded(function: Callable[[dict], Any]) -> Getter:
+    def getter(record: Any) -> Any:
+        if type(record) is not dict:
+            return None
+        try:
+            return function(record)
+        except Exception:  # computed values follow the path rule: unknown shapes mean "missing"
+            return None
+
+    return getter
+
+
+_COMPILED: dict[tuple[str, str], Getter | None] = {}
+
+
+def catalog_getter(name: str, channel: str) -> Getter | None:
+    """The compiled getter of a predefined field for one channel (cached; None if the channel
+    has no such value)."""
+    key = (name, channel)
+    if key not in _COMPILED:
+        _COMPILED[key] = compile_source(CATALOG[name].source(channel))
+    return _COMPILED[key]

@@ -1,0 +1,273 @@
+"""Salesforce field metadata, and fitting a value to the field that will hold it.
+
+Metadata always comes from a describe (the org's, or the emulator's schema), never from
+constants here: orgs differ (a Text(80) email, a 32,768-character Long Text Area). A value the
+field cannot take raises ``FieldValueError`` with Salesforce's own error code, so the load
+report reads the same whether we or Salesforce rejected it.
+
+Lengths are counted in UTF-16 code units, as Salesforce (Java) counts them, so an emoji takes
+two; truncation never splits a surrogate pair.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lesync.mapping.convert import (
+    ConversionError,
+    to_boolean,
+    to_date,
+    to_datetime,
+    to_number,
+    to_string,
+)
+
+TRUNCATION_MARKER = " …[truncated]"
+
+TEXT_TYPES = frozenset({"string", "textarea", "phone", "url", "encryptedstring", "combobox"})
+NUMBER_TYPES = frozenset({"double", "currency", "percent"})
+INTEGER_TYPES = frozenset({"int", "long"})
+ID_TYPES = frozenset({"reference", "id"})
+
+# Characters Salesforce's APIs reject in text (XML 1.0 forbids them); tabs and newlines stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+_SALESFORCE_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
+
+
+class FieldValueError(ValueError):
+    """A value the Salesforce field cannot take (``code`` is Salesforce's error code)."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class FieldMeta:
+    """The parts of a describe field the transform needs."""
+
+    name: str
+    type: str
+    length: int = 0
+    label: str = ""
+    createable: bool = True
+    updateable: bool = True
+    nillable: bool = True
+    picklist_values: frozenset[str] = frozenset()
+    restricted_picklist: bool = True
+
+    @classmethod
+    def from_describe(cls, field: Mapping[str, Any]) -> FieldMeta:
+        values = frozenset(
+            str(p["value"])
+            for p in field.get("picklistValues") or ()
+            if p.get("active", True) and "value" in p
+        )
+        return cls(
+            name=field["name"],
+            type=str(field.get("type") or "string"),
+            length=int(field.get("length") or 0),
+            label=str(field.get("label") or field["name"]),
+            createable=bool(field.get("createable", True)),
+            updateable=bool(field.get("updateable", True)),
+            nillable=bool(field.get("nillable", True)),
+            picklist_values=values,
+            restricted_picklist=bool(field.get("restrictedPicklist", True)),
+        )
+
+
+FieldsMeta = Mapping[str, FieldMeta]
+
+
+def fields_meta_from_describe(describe: Mapping[str, Any]) -> dict[str, FieldMeta]:
+    """``{field name: FieldMeta}`` from a ``/sobjects/{Object}/describe`` answer."""
+    return {field["name"]: FieldMeta.from_describe(field) for field in describe.get("fields") or ()}
+
+
+def fields_meta_from_schema(
+    object_name: str = "Chat_Transcript__c", schema: Any = None
+) -> dict[str, FieldMeta]:
+    """Field metadata from the emulated org's schema (the preview's default org)."""
+    from lesync.emulators.salesforce.schema import describe_sobject, load_schema
+
+    describe = describe_sobject(schema or load_schema(), object_name)
+    if describe is None:
+        raise ValueError(f"object {object_name!r} is not in the emulated org's schema")
+    return fields_meta_from_describe(describe)
+
+
+# --------------------------------------------------------------------------------------------
+# Length
+
+
+def utf16_length(text: str) -> int:
+    """Length as Salesforce counts it (UTF-16 code units)."""
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def fits(text: str, limit: int) -> bool:
+    return len(text) * 2 <= limit or utf16_length(text) <= limit
+
+
+def cut(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` within ``limit`` UTF-16 units (no split surrogate pair)."""
+    if fits(text, limit):
+        return text
+    if text.isascii():
+        return text[:limit]
+    used = 0
+    for index, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > limit:
+            return text[:index]
+    return text
+
+
+def truncate(text: str, limit: int, marker: str = TRUNCATION_MARKER) -> tuple[str, bool]:
+    """``(text within limit, truncated?)``; the marker counts within the limit."""
+    if limit <= 0 or fits(text, limit):
+        return text, False
+    room = limit - utf16_length(marker)
+    if room < 1:
+        return cut(text, limit), True
+    return cut(text, room).rstrip() + marker, True
+
+
+def split_text(text: str, limits: Iterable[int]) -> tuple[list[str], bool]:
+    """``text`` cut into parts of the given sizes, on line breaks where possible; the last part
+    carries the truncation marker when the text is longer than all parts together."""
+    sizes = list(limits)
+    parts: list[str] = []
+    rest = text
+    for index, size in enumerate(sizes):
+        if not rest:
+            break
+        if size <= 0 or index == len(sizes) - 1 or fits(rest, size):
+            piece, truncated = truncate(rest, size)
+            parts.append(piece)
+            return parts, truncated
+        piece = cut(rest, size)
+        newline = piece.rfind("\n")
+        if newline >= len(piece) // 2:
+            piece = piece[: newline + 1]
+        parts.append(piece)
+        rest = rest[len(piece) :]
+    return parts, bool(rest)
+
+
+def clean_text(text: str) -> str:
+    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
+
+
+# --------------------------------------------------------------------------------------------
+# Fitting a value to a field
+
+
+def fit_value(value: Any, meta: FieldMeta) -> Any:
+    """``value`` as the field takes it (converted by type, text truncated with a marker), or
+    ``FieldValueError``. ``value`` is never empty here."""
+    if not meta.createable:
+        raise FieldValueError(
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            f"{meta.name} cannot be written by the integration (not createable); remove it from the mapping",
+        )
+    fitter = _FITTERS.get(meta.type, _fit_text)
+    try:
+        return fitter(value, meta)
+    except ConversionError as error:
+        raise FieldValueError(error.code, f"{meta.name} ({meta.type}): {error}") from None
+
+
+def _fit_text(value: Any, meta: FieldMeta) -> str:
+    text = clean_text(value if type(value) is str else to_string(value))
+    if meta.length:
+        text, _ = truncate(text, meta.length)
+    return text
+
+
+def _fit_email(value: Any, meta: FieldMeta) -> str:
+    text = to_string(value).strip()
+    if not _EMAIL.match(text):
+        raise FieldValueError("INVALID_EMAIL_ADDRESS", f"{meta.name}: not an email address: {text[:80]!r}")
+    if meta.length and not fits(text, meta.length):
+        raise FieldValueError(
+            "STRING_TOO_LONG", f"{meta.name}: email longer than {meta.length} characters (not truncated)"
+        )
+    return text
+
+
+def _fit_picklist(value: Any, meta: FieldMeta) -> str:
+    text = to_string(value).strip()
+    if meta.picklist_values and meta.restricted_picklist and text not in meta.picklist_values:
+        allowed = ", ".join(sorted(meta.picklist_values))
+        raise FieldValueError(
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            f"{meta.name}: {text[:80]!r} is not a picklist value ({allowed}); map it with 'map:'",
+        )
+    return _fit_text(text, meta)
+
+
+def _fit_multipicklist(value: Any, meta: FieldMeta) -> str:
+    items = value if type(value) is list else to_string(value).split(";")
+    texts = [to_string(v).strip() for v in items if to_string(v).strip()]
+    for text in texts:
+        _fit_picklist(text, meta)
+    return ";".join(texts)
+
+
+def _fit_number(value: Any, meta: FieldMeta) -> int | float:
+    return to_number(value)
+
+
+def _fit_integer(value: Any, meta: FieldMeta) -> int:
+    number = to_number(value)
+    if not float(number).is_integer():
+        raise FieldValueError(
+            "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{meta.name}: not a whole number: {value!r}"
+        )
+    return int(number)
+
+
+def _fit_boolean(value: Any, meta: FieldMeta) -> bool:
+    return to_boolean(value)
+
+
+def _fit_datetime(value: Any, meta: FieldMeta) -> str:
+    if type(value) is str and _ISO_UTC.match(value):
+        return value  # already converted
+    return to_datetime(value)
+
+
+def _fit_date(value: Any, meta: FieldMeta) -> str:
+    return to_date(value)
+
+
+def _fit_id(value: Any, meta: FieldMeta) -> str:
+    text = to_string(value).strip()
+    if not _SALESFORCE_ID.match(text):
+        raise FieldValueError("MALFORMED_ID", f"{meta.name}: not a Salesforce id: {text[:40]!r}")
+    return text
+
+
+_FITTERS = {
+    "email": _fit_email,
+    "picklist": _fit_picklist,
+    "multipicklist": _fit_multipicklist,
+    "double": _fit_number,
+    "currency": _fit_number,
+    "percent": _fit_number,
+    "int": _fit_integer,
+    "long": _fit_integer,
+    "boolean": _fit_boolean,
+    "datetime": _fit_datetime,
+    "date": _fit_date,
+    "reference": _fit_id,
+    "id": _fit_id,
+}

@@ -1,0 +1,346 @@
+"""Transcripts as plain text: one line per message, readable in a Salesforce field or file.
+
+    [2017-02-01 17:12:03 UTC] liorr@liveperson.com: hello
+    [2017-02-01 17:11:55 UTC] [system] Thank you for choosing to chat with us.
+    [2017-02-01 17:14:00 UTC] [private] Agent Smith: note for the next agent
+
+Agent-only lines (chat ``ONLY_TO_REP``) and private messages (messaging audience
+``AGENTS_AND_MANAGERS``) are left out unless asked for, and then marked. HTML becomes text,
+rich content a one-line summary, files a reference. Output depends only on the record.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from functools import lru_cache
+from html import unescape
+from html.parser import HTMLParser
+from typing import Any
+
+from lesync.mapping.convert import format_transcript_time, is_empty, parse_instant
+from lesync.mapping.limits import clean_text
+
+CONTINUATION_INDENT = "    "
+PRIVATE_MARK = "[private] "
+SYSTEM_MARK = "[system] "
+
+
+# --------------------------------------------------------------------------------------------
+# Text helpers
+
+
+class _TextExtractor(HTMLParser):
+    """HTML to text: block tags and <br> become line breaks, links keep their address."""
+
+    _BREAKS = frozenset(
+        {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._href: str | None = None
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in self._BREAKS:
+            self.parts.append("\n")
+        elif tag == "a":
+            self._href = dict(attrs).get("href")
+            self._link_start = len(self.parts)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BREAKS and tag != "br":
+            self.parts.append("\n")
+        elif tag == "a" and self._href:
+            label = "".join(self.parts[self._link_start :]).strip()
+            if self._href not in label:
+                self.parts.append(f" ({self._href})")
+            self._href = None
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment (standard library only)."""
+    if "<" not in markup and "&" not in markup:
+        return markup
+    parser = _TextExtractor()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except Exception:  # malformed markup: fall back to the entities-only reading
+        return unescape(markup)
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def _indent_continuations(text: str) -> str:
+    text = clean_text(text.strip("\n"))
+    if "\n" not in text and "\r" not in text:
+        return text
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return ("\n" + CONTINUATION_INDENT).join(lines)
+
+
+def _stamp(item: dict) -> str:
+    when = item.get("timeL")
+    stamp = format_transcript_time(when) if when is not None else None
+    if stamp is None:
+        stamp = format_transcript_time(item.get("time"))
+    return f"[{stamp or 'time unknown'}] "
+
+
+# --------------------------------------------------------------------------------------------
+# Rich content
+
+
+def summarise_rich_content(content: Any) -> str:
+    """``[rich content: Now on sale! | 2 images]``: texts and titles in order, then the other
+    kinds of elements counted."""
+    if type(content) is str:
+        return _summarise_json_text(content)
+    return _summarise(content)
+
+
+@lru_cache(maxsize=2048)
+def _summarise_json_text(content: str) -> str:
+    """Cached by the JSON text: bots send the same cards again and again."""
+    return _summarise(_json_value(content))
+
+
+def _summarise(data: Any) -> str:
+    if data is None:
+        return "[rich content]"
+    texts: list[str] = []
+    kinds: dict[str, int] = {}
+    _collect(data, texts, kinds, depth=0)
+    parts = texts + [kind if count == 1 else f"{count} {kind}s" for kind, count in kinds.items()]
+    return f"[rich content: {' | '.join(parts)}]" if parts else "[rich content]"
+
+
+def _json_value(content: Any) -> Any:
+    if type(content) is str:
+        try:
+            return json.loads(content)
+        except ValueError:
+            return None
+    return content
+
+
+_CONTAINERS = frozenset({"vertical", "horizontal", "carousel", "quickReplies", "list"})
+
+
+def _collect(node: Any, texts: list[str], kinds: dict[str, int], depth: int) -> None:
+    if depth > 20:
+        return
+    if type(node) is list:
+        for item in node:
+            _collect(item, texts, kinds, depth + 1)
+        return
+    if type(node) is not dict:
+        return
+    kind = node.get("type")
+    if kind == "text" and not is_empty(node.get("text")):
+        texts.append(html_to_text(str(node["text"])).replace("\n", " "))
+    elif kind == "button" and not is_empty(node.get("title")):
+        texts.append(f"button: {node['title']}")
+    elif type(kind) is str and kind not in _CONTAINERS:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    for key in ("elements", "replies"):
+        if key in node:
+            _collect(node[key], texts, kinds, depth + 1)
+
+
+def _quick_replies(message_data: dict) -> str | None:
+    replies = message_data.get("quickReplies")
+    content = replies.get("content") if type(replies) is dict else None
+    return _quick_replies_text(content) if type(content) is str else None
+
+
+@lru_cache(maxsize=2048)
+def _quick_replies_text(content: str) -> str | None:
+    data = _json_value(content)
+    items = data.get("replies") if type(data) is dict else None
+    titles = [str(r["title"]) for r in items or () if type(r) is dict and not is_empty(r.get("title"))]
+    return f"[quick replies: {' | '.join(titles)}]" if titles else None
+
+
+# --------------------------------------------------------------------------------------------
+# Chat
+
+
+def render_chat(record: dict, include_private: bool = False) -> str:
+    """The chat transcript (``transcript.lines[]``) as text, in the order LivePerson gives."""
+    transcript = record.get("transcript") if type(record) is dict else None
+    lines = transcript.get("lines") if type(transcript) is dict else None
+    out = []
+    for line in lines if type(lines) is list else ():
+        if type(line) is dict:
+            rendered = _chat_line(line, include_private)
+            if rendered:
+                out.append(rendered)
+    return "\n".join(out)
+
+
+def _chat_line(line: dict, include_private: bool) -> str | None:
+    private = line.get("subType") == "ONLY_TO_REP"
+    if private and not include_private:
+        return None
+    text = _chat_text(line)
+    if not text:
+        return None
+    if line.get("source") == "system":
+        prefix = SYSTEM_MARK
+    else:
+        speaker = line.get("by")
+        prefix = f"{speaker if not is_empty(speaker) else line.get('source') or 'unknown'}: "
+    if private:
+        prefix = PRIVATE_MARK + prefix
+    return _stamp(line) + prefix + text
+
+
+def _chat_text(line: dict) -> str:
+    text_type = line.get("textType")
+    text = line.get("text")
+    if text_type == "rich-content":
+        return summarise_rich_content(line.get("json") if line.get("json") is not None else text)
+    if is_empty(text) or type(text) is not str:
+        return "" if type(text) is not int else str(text)
+    if text_type == "html":
+        text = html_to_text(text)
+    return _indent_continuations(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Messaging
+
+
+def render_messaging(record: dict, include_private: bool = False) -> str:
+    """Messages and transfers as text, ordered by time then sequence number."""
+    if type(record) is not dict:
+        return ""
+    names = _participant_names(record)
+    events: list[tuple[int, int, int, str]] = []
+    for index, message in enumerate(_items(record, "messageRecords")):
+        rendered = _message_line(message, names, include_private)
+        if rendered:
+            seq = message.get("seq") if type(message.get("seq")) is int else index
+            events.append((_sort_time(message), 0, seq, rendered))
+    for index, transfer in enumerate(_items(record, "transfers")):
+        events.append((_sort_time(transfer), 1, index, _transfer_line(transfer)))
+    events.sort(key=lambda event: event[:3])
+    return "\n".join(event[3] for event in events)
+
+
+def _items(record: dict, key: str) -> list[dict]:
+    value = record.get(key)
+    return [item for item in value if type(item) is dict] if type(value) is list else []
+
+
+def _sort_time(item: dict) -> int:
+    value = item.get("timeL") if item.get("timeL") is not None else item.get("time")
+    instant = parse_instant(value)
+    return instant[0] * 1000 + instant[1] if instant else 0
+
+
+def _participant_names(record: dict) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for agent in _items(record, "agentParticipants"):
+        name = _first_text(agent, ("agentFullName", "agentNickname", "agentLoginName"))
+        for key in ("agentId", "participantId"):
+            if name and not is_empty(agent.get(key)):
+                names[str(agent[key])] = name
+    for consumer in _items(record, "consumerParticipants"):
+        full = " ".join(str(consumer[k]) for k in ("firstName", "lastName") if not is_empty(consumer.get(k)))
+        name = full or _first_text(consumer, ("consumerName",))
+        if name and not is_empty(consumer.get("participantId")):
+            names[str(consumer["participantId"])] = name
+    return names
+
+
+def _first_text(item: dict, keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        if not is_empty(item.get(key)):
+            return str(item[key])
+    return None
+
+
+def _message_line(message: dict, names: dict[str, str], include_private: bool) -> str | None:
+    private = message.get("audience") == "AGENTS_AND_MANAGERS"
+    if private and not include_private:
+        return None
+    text = _message_text(message)
+    if not text:
+        return None
+    sender = names.get(str(message.get("participantId"))) or message.get("sentBy") or "unknown"
+    prefix = f"{PRIVATE_MARK if private else ''}{sender}: "
+    return _stamp(message) + prefix + text
+
+
+def _message_text(message: dict) -> str:
+    data = message.get("messageData")
+    if type(data) is not dict:
+        return ""
+    kind = message.get("type")
+    parts: list[str] = []
+    msg = data.get("msg")
+    if type(msg) is dict and type(msg.get("text")) is str and msg["text"].strip():
+        text = msg["text"]
+        parts.append(_indent_continuations(html_to_text(text) if kind == "TEXT_HTML" else text))
+    if type(data.get("richContent")) is dict:
+        parts.append(summarise_rich_content(data["richContent"].get("content")))
+    if type(data.get("file")) is dict:
+        parts.append(_file_reference(data["file"]))
+    link = data.get("link") or data.get("linkPreview")
+    if type(link) is dict:
+        url = _first_text(link, ("uri", "url"))
+        parts.append(f"[link: {url}]" if url else "[link]")
+    quick = _quick_replies(data)
+    if quick:
+        parts.append(quick)
+    if not parts and type(kind) is str and kind not in ("TEXT_PLAIN", "TEXT_HTML"):
+        parts.append(f"[{kind.lower().replace('_', ' ')}]")
+    return " ".join(parts)
+
+
+def _file_reference(file: dict) -> str:
+    path = file.get("relativePath")
+    name = posixpath.basename(str(path)) if not is_empty(path) else None
+    caption = file.get("caption")
+    if not name and not is_empty(file.get("fileType")):
+        name = f"{str(file['fileType']).lower()} file"
+    reference = f"[file: {name or 'unnamed'}]"
+    return f"{clean_text(str(caption))} {reference}" if not is_empty(caption) else reference
+
+
+def _transfer_line(transfer: dict) -> str:
+    source = _first_text(transfer, ("sourceSkillName",))
+    target = _first_text(transfer, ("targetSkillName",))
+    agent = _first_text(transfer, ("sourceAgentFullName", "sourceAgentNickname", "sourceAgentLoginName"))
+    text = "Transferred"
+    if source or target:
+        text += f" from skill {source or 'unknown'} to skill {target or 'unknown'}"
+    target_agent = _first_text(transfer, ("assignedAgentFullName", "assignedAgentNickname"))
+    if target_agent:
+        text += f" (assigned to {target_agent})"
+    if agent:
+        text += f" by {agent}"
+    reason = _first_text(transfer, ("reason",))
+    if reason:
+        text += f" (reason: {reason})"
+    return _stamp(transfer) + SYSTEM_MARK + text
+
+
+def render(record: dict, channel: str, include_private: bool = False) -> str:
+    """The transcript of a record of either channel."""
+    if channel == "chat":
+        return render_chat(record, include_private)
+    return render_messaging(record, include_private)

@@ -1,0 +1,182 @@
+"""One LivePerson record -> one Salesforce row: a pure function, no I/O.
+
+The row is the contract with the load stage::
+
+    {"conversation_id": str, "channel": "chat"|"messaging", "status": "open"|"closed",
+     "fields": {SalesforceField: value, ...},          # only non-empty values, external id included
+     "transcript_file": {"title", "path_on_client", "content"} | None,
+     "errors": [{"field", "code", "message"}, ...]}
+
+A value that cannot be written becomes an error naming the field; the rest of the row is still
+produced, and a row with errors is still written (the load reports it as failed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lesync.mapping.convert import ConversionError, is_empty, to_string
+from lesync.mapping.limits import FieldMeta, FieldsMeta, FieldValueError, clean_text, fit_value, split_text
+from lesync.mapping.spec import CompiledMapping, TranscriptSettings
+from lesync.mapping.transcript import render
+
+ID_PATHS = {"chat": "engagementId", "messaging": "conversationId"}
+
+
+@dataclass
+class TransformedRow:
+    conversation_id: str
+    channel: str
+    status: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    transcript_file: dict[str, str] | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def error(self, field_name: str, code: str, message: str) -> None:
+        self.errors.append({"field": field_name, "code": code, "message": message})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id,
+            "channel": self.channel,
+            "status": self.status,
+            "fields": self.fields,
+            "transcript_file": self.transcript_file,
+            "errors": self.errors,
+        }
+
+
+def detect_channel(record: Any) -> str | None:
+    """``chat`` or ``messaging`` from the record's shape (engagementId vs conversationId)."""
+    info = record.get("info") if type(record) is dict else None
+    if type(info) is not dict:
+        if type(record) is dict and ("messageRecords" in record or "consumerParticipants" in record):
+            return "messaging"
+        if type(record) is dict and "transcript" in record:
+            return "chat"
+        return None
+    if info.get("conversationId") is not None:
+        return "messaging"
+    if info.get("engagementId") is not None:
+        return "chat"
+    return None
+
+
+def conversation_id(record: Any, channel: str) -> str:
+    """The LivePerson id ('' when the record has none)."""
+    info = record.get("info") if type(record) is dict else None
+    value = info.get(ID_PATHS[channel]) if type(info) is dict else None
+    return "" if is_empty(value) else to_string(value)
+
+
+def conversation_status(record: Any, channel: str) -> str:
+    """``open`` or ``closed``: chats in history have ended; messaging says OPEN or CLOSE."""
+    info = record.get("info") if type(record) is dict else None
+    if type(info) is not dict:
+        return "closed"
+    if channel == "chat":
+        return "open" if info.get("ended") is False else "closed"
+    return "open" if str(info.get("status") or "").upper() == "OPEN" else "closed"
+
+
+def transform_record(
+    record: dict, channel: str, spec: CompiledMapping, fields_meta: FieldsMeta | None
+) -> TransformedRow:
+    """Map one record to one row. ``fields_meta`` (from a describe) drives type checks and
+    truncation; ``None`` skips them (tests, previews without an org)."""
+    if channel not in ID_PATHS:
+        raise ValueError(f"channel must be 'chat' or 'messaging', got {channel!r}")
+    conv_id = conversation_id(record, channel)
+    row = TransformedRow(conv_id, channel, conversation_status(record, channel))
+    if conv_id:
+        _put(row, spec.external_id_field, conv_id, fields_meta)
+    else:
+        row.error(spec.external_id_field, "MISSING_ID", f"the record has no info.{ID_PATHS[channel]}")
+    if spec.channel_field:
+        _put(row, spec.channel_field.field, spec.channel_field.values.get(channel, channel), fields_meta)
+    for entry in spec.entries:
+        _map_entry(row, record, entry, channel, fields_meta)
+    if spec.transcript:
+        _add_transcript(row, record, spec.transcript, fields_meta)
+    return row
+
+
+def _map_entry(
+    row: TransformedRow, record: dict, entry: Any, channel: str, fields_meta: FieldsMeta | None
+) -> None:
+    getter = entry.getters[channel]
+    value = getter(record) if getter is not None else None
+    if is_empty(value):
+        value = entry.default
+        if is_empty(value):
+            return
+    if entry.converter is not None:
+        try:
+            value = entry.converter(value)
+        except ConversionError as error:
+            row.error(entry.target, error.code, f"{entry.target}: {error}")
+            return
+        if is_empty(value):
+            return
+    _put(row, entry.target, value, fields_meta)
+
+
+def _put(row: TransformedRow, name: str, value: Any, fields_meta: FieldsMeta | None) -> None:
+    """Fit ``value`` to the field and set it, or record why it cannot be set."""
+    if fields_meta is None:
+        row.fields[name] = value
+        return
+    meta = fields_meta.get(name)
+    if meta is None:
+        row.error(name, "INVALID_FIELD", f"{name} does not exist on the object (check the mapping's target)")
+        return
+    try:
+        fitted = fit_value(value, meta)
+    except FieldValueError as error:
+        row.error(name, error.code, str(error))
+        return
+    if not is_empty(fitted):
+        row.fields[name] = fitted
+
+
+def _add_transcript(
+    row: TransformedRow, record: dict, settings: TranscriptSettings, fields_meta: FieldsMeta | None
+) -> None:
+    text = clean_text(render(record, row.channel, settings.include_private))
+    if not text:
+        return
+    if settings.mode in ("attachment", "both"):
+        name = settings.file_name.format(
+            channel=row.channel, conversation_id=row.conversation_id or "unknown"
+        )
+        title = name.rsplit(".", 1)[0] if "." in name else name
+        row.transcript_file = {"title": title, "path_on_client": name, "content": text}
+    if settings.mode in ("field", "both") and settings.field:
+        _transcript_fields(row, text, settings, fields_meta)
+
+
+def _transcript_fields(
+    row: TransformedRow, text: str, settings: TranscriptSettings, fields_meta: FieldsMeta | None
+) -> None:
+    names = [settings.field, *(settings.part_fields if settings.split_parts else ())]
+    metas = [(fields_meta or {}).get(name) for name in names]
+    for name, meta in zip(names, metas, strict=True):
+        if fields_meta is not None and meta is None:
+            row.error(name, "INVALID_FIELD", f"{name} does not exist on the object (transcript setting)")
+            return
+        if meta is not None and not meta.createable:
+            row.error(
+                name, "INVALID_FIELD_FOR_INSERT_UPDATE", f"{name} is not createable (transcript setting)"
+            )
+            return
+    sizes = [_text_length(meta) for meta in metas]
+    parts, truncated = split_text(text, sizes)
+    for name, part in zip(names, parts, strict=False):
+        row.fields[name] = part
+    if settings.truncated_flag_field:
+        _put(row, settings.truncated_flag_field, truncated, fields_meta)
+
+
+def _text_length(meta: FieldMeta | None) -> int:
+    return meta.length if meta is not None and meta.length else 0

@@ -1,0 +1,196 @@
+"""Salesforce field limits from describe metadata: truncation, type checks, per-field errors."""
+
+from __future__ import annotations
+
+import pytest
+from lpexamples import chat_surveys, messaging, org_fields
+
+from lesync.emulators.salesforce.schema import describe_sobject, load_schema
+from lesync.mapping import TRUNCATION_MARKER, compile_mapping, fields_meta_from_describe, transform_record
+from lesync.mapping.convert import to_date, to_datetime
+from lesync.mapping.limits import FieldMeta, FieldValueError, fit_value, split_text, truncate, utf16_length
+
+
+def org(extra_fields: dict) -> dict:
+    schema = load_schema(extra={"objects": {"Chat_Transcript__c": {"fields": extra_fields}}})
+    return fields_meta_from_describe(describe_sobject(schema, "Chat_Transcript__c"))
+
+
+def test_text_is_truncated_with_a_marker_counted_within_the_length():
+    meta = FieldMeta("Short__c", "string", length=20)
+    value = fit_value("x" * 50, meta)
+    assert len(value) == 20
+    assert value.endswith(TRUNCATION_MARKER)
+    assert fit_value("exactly twenty chars", meta) == "exactly twenty chars"
+
+
+def test_lengths_count_utf16_units_and_never_split_an_emoji():
+    assert utf16_length("a😀") == 3
+    text, cut = truncate("😀" * 10, 15)
+    assert cut and utf16_length(text) <= 15
+    assert text.startswith("😀") and "\ud83d" not in text.replace("😀", "")
+
+
+def test_type_errors_name_the_field():
+    cases = [
+        (FieldMeta("MCS__c", "double"), "abc", "INVALID_TYPE_ON_FIELD_IN_RECORD"),
+        (FieldMeta("Visitor_Email__c", "email", 80), "undefined user", "INVALID_EMAIL_ADDRESS"),
+        (
+            FieldMeta("Status__c", "picklist", 255, picklist_values=frozenset({"Open", "Closed"})),
+            "CLOSE",
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        ),
+        (FieldMeta("Name", "string", 80, createable=False), "x", "INVALID_FIELD_FOR_INSERT_UPDATE"),
+        (FieldMeta("Start_Time__c", "datetime"), "yesterday", "INVALID_DATE_TIME"),
+        (FieldMeta("Flag__c", "boolean"), "maybe", "INVALID_TYPE_ON_FIELD_IN_RECORD"),
+        (FieldMeta("Account__c", "reference"), "not an id", "MALFORMED_ID"),
+        (FieldMeta("Count__c", "int"), 1.5, "INVALID_TYPE_ON_FIELD_IN_RECORD"),
+    ]
+    for meta, value, code in cases:
+        with pytest.raises(FieldValueError) as caught:
+            fit_value(value, meta)
+        assert caught.value.code == code, meta.name
+        assert meta.name in str(caught.value)
+
+
+def test_values_fitted_by_the_field_type():
+    assert fit_value("-400.99", FieldMeta("B__c", "double")) == -400.99
+    assert fit_value(1485969119916, FieldMeta("T__c", "datetime")) == "2017-02-01T17:11:59.916Z"
+    assert (
+        fit_value("2017-02-01 17:11:59.916+0000", FieldMeta("T__c", "datetime")) == "2017-02-01T17:11:59.916Z"
+    )
+    assert fit_value({"year": "2014", "month": "10", "day": "15"}, FieldMeta("D__c", "date")) == "2014-10-15"
+    assert fit_value("true", FieldMeta("F__c", "boolean")) is True
+    assert fit_value(-1, FieldMeta("S__c", "string", 255)) == "-1"
+    assert fit_value("a\x00b\x07c\nd", FieldMeta("S__c", "string", 255)) == "abc\nd"
+
+
+def test_datetime_conversions():
+    assert to_datetime("2017-02-01 17:11:59.916+0000") == "2017-02-01T17:11:59.916Z"
+    assert to_datetime("2017-02-01 19:11:59.916+0200") == "2017-02-01T17:11:59.916Z"
+    assert to_datetime("2017-02-01T17:11:59Z") == "2017-02-01T17:11:59.000Z"
+    assert to_datetime("1485969119916") == "2017-02-01T17:11:59.916Z"  # SDE serverTimeStamp strings
+    assert to_datetime(1485969119) == "2017-02-01T17:11:59.000Z"  # epoch seconds
+    assert to_date(1485969119916) == "2017-02-01"
+
+
+def test_bad_values_become_row_errors_and_the_rest_is_loaded():
+    fields_meta = org({"Mcs_Text__c": {"type": "double"}, "Tiny__c": {"type": "string", "length": 12}})
+    mapping = compile_mapping(
+        {
+            "transcript": None,
+            "fields": [
+                {"target": "Mcs_Text__c", "lp_field": "agentName"},  # text into a double
+                {"target": "Status__c", "lp_field": "status"},  # CLOSE is not Open/Closed
+                {"target": "Visitor_Email__c", "api_field": "info.visitorName"},  # "You" is no email
+                {"target": "Name", "lp_field": "skillName"},  # auto-number, not createable
+                {"target": "No_Such_Field__c", "lp_field": "city"},
+                {"target": "Tiny__c", "lp_field": "agentName"},
+                {"target": "Agent_Name__c", "lp_field": "agentName"},
+            ],
+        }
+    )
+    row = transform_record(chat_surveys(), "chat", mapping, fields_meta).to_dict()
+    codes = {error["field"]: error["code"] for error in row["errors"]}
+    assert codes == {
+        "Mcs_Text__c": "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        "Status__c": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "Visitor_Email__c": "INVALID_EMAIL_ADDRESS",
+        "Name": "INVALID_FIELD_FOR_INSERT_UPDATE",
+    }
+    assert row["fields"]["Tiny__c"] == "liorr@livepe"  # too short for the marker: a hard cut
+    assert row["fields"]["Agent_Name__c"] == "liorr@liveperson.com"
+    assert "No_Such_Field__c" not in row["fields"]
+
+
+def test_unknown_target_field_is_an_invalid_field_error():
+    mapping = compile_mapping(
+        {"transcript": None, "fields": [{"target": "No_Such__c", "lp_field": "city", "default": "x"}]}
+    )
+    row = transform_record(chat_surveys(), "chat", mapping, org_fields()).to_dict()
+    assert row["errors"] == [
+        {
+            "field": "No_Such__c",
+            "code": "INVALID_FIELD",
+            "message": "No_Such__c does not exist on the object (check the mapping's target)",
+        }
+    ]
+
+
+def test_conversion_error_in_mapping_is_a_row_error():
+    mapping = compile_mapping(
+        {
+            "transcript": None,
+            "fields": [{"target": "Start_Time__c", "lp_field": "agentName", "convert": "datetime"}],
+        }
+    )
+    row = transform_record(chat_surveys(), "chat", mapping, org_fields()).to_dict()
+    assert row["errors"][0]["field"] == "Start_Time__c"
+    assert row["errors"][0]["code"] == "INVALID_DATE_TIME"
+
+
+def long_chat(lines: int) -> dict:
+    record = chat_surveys()
+    template = record["transcript"]["lines"][3]
+    record["transcript"]["lines"] = [dict(template, text=f"line {i} " + "x" * 90) for i in range(lines)]
+    return record
+
+
+def test_long_transcript_is_truncated_in_the_field_and_whole_in_the_file():
+    fields_meta = org({"Transcript__c": {"type": "textarea", "length": 5000}})
+    mapping = compile_mapping({"transcript": {"truncated_flag_field": "Transcript_Truncated__c"}})
+    row = transform_record(long_chat(200), "chat", mapping, fields_meta).to_dict()
+    field = row["fields"]["Transcript__c"]
+    assert len(field) <= 5000 and field.endswith(TRUNCATION_MARKER)
+    assert row["fields"]["Transcript_Truncated__c"] is True
+    assert len(row["transcript_file"]["content"]) > 20000
+    assert row["transcript_file"]["content"].count("\n") == 199
+
+
+def test_long_transcript_split_into_parts():
+    fields_meta = org(
+        {
+            "Transcript__c": {"type": "textarea", "length": 5000},
+            "Transcript_2__c": {"type": "textarea", "length": 5000},
+            "Transcript_3__c": {"type": "textarea", "length": 5000},
+        }
+    )
+    mapping = compile_mapping(
+        {
+            "transcript": {
+                "mode": "field",
+                "split_parts": True,
+                "part_fields": ["Transcript_2__c", "Transcript_3__c"],
+                "truncated_flag_field": "Transcript_Truncated__c",
+            }
+        }
+    )
+    row = transform_record(long_chat(100), "chat", mapping, fields_meta).to_dict()
+    fields = row["fields"]
+    assert row["transcript_file"] is None
+    parts = [fields["Transcript__c"], fields["Transcript_2__c"], fields["Transcript_3__c"]]
+    assert all(len(part) <= 5000 for part in parts)
+    assert "".join(parts) == transform_record(long_chat(100), "chat", mapping, None).fields["Transcript__c"]
+    assert parts[0].endswith("\n")  # cut on a line break
+    assert fields["Transcript_Truncated__c"] is False
+    short = transform_record(long_chat(3), "chat", mapping, fields_meta).to_dict()["fields"]
+    assert "Transcript_2__c" not in short  # unused parts are not written (never blanked)
+
+
+def test_split_text_marks_overflow():
+    parts, truncated = split_text("a\n" * 100, [50, 50])
+    assert truncated and parts[-1].endswith(TRUNCATION_MARKER)
+    assert split_text("short", [50, 50]) == (["short"], False)
+
+
+def test_emulator_describe_drives_limits_not_constants():
+    shorter = org({"Agent_Name__c": {"type": "string", "length": 10}})
+    mapping = compile_mapping(
+        {"transcript": None, "fields": [{"target": "Agent_Name__c", "lp_field": "agentName"}]}
+    )
+    assert (
+        transform_record(messaging(), "messaging", mapping, shorter).fields["Agent_Name__c"] == "michal@lp."
+    )
+    longer = org({"Agent_Name__c": {"type": "string", "length": 20}})
+    value = transform_record(messaging(), "messaging", mapping, longer).fields["Agent_Name__c"]
+    assert value == "michal@lp.com"
