@@ -165,7 +165,9 @@ class Integration(_Settings):
         return tuple(dict.fromkeys(value))
 
     def mapping_path(self, mappings_dir: Path | None = None) -> Path:
-        return (mappings_dir or MAPPINGS_DIR) / self.mapping
+        """The mapping file: absolute as loaded (next to the integrations file), else under include/."""
+        mapping = Path(self.mapping)
+        return mapping if mapping.is_absolute() else (mappings_dir or MAPPINGS_DIR) / mapping
 
 
 class IntegrationsFile(_Settings):
@@ -189,16 +191,22 @@ def load_integrations(path: Path | str | None = None, check_mappings: bool = Tru
         parsed = IntegrationsFile.model_validate(raw)
     except ValidationError as exc:
         raise IntegrationsError(_explain(path, raw, exc)) from None
+    resolved = [
+        integration.model_copy(
+            update={"mapping": str(integration.mapping_path(path.parent.resolve() / "mappings"))}
+        )
+        for integration in parsed.integrations
+    ]
     if check_mappings:
-        for integration in parsed.integrations:
-            mapping = integration.mapping_path(path.parent / "mappings")
+        for integration in resolved:
+            mapping = integration.mapping_path()
             if not mapping.is_file():
                 known = ", ".join(sorted(p.name for p in mapping.parent.glob("*.y*ml"))) or "(none)"
                 raise IntegrationsError(
                     f"{path}: integration {integration.name!r}, key 'mapping': "
                     f"file {mapping} does not exist; create it or name one of: {known}"
                 )
-    return parsed.integrations
+    return resolved
 
 
 def _read_yaml(path: Path) -> dict:

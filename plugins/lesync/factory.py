@@ -1,0 +1,180 @@
+"""Builds the four sync DAGs of every enabled integration from ``include/integrations.yaml``.
+
+Parse time stays cheap and safe: the integrations file and each mapping file are validated here
+(a mistake becomes an import error naming the file, the entry and the fix), but nothing calls
+LivePerson or Salesforce and no heavy client library is imported until a task runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import DAG, Param, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from lesync.config import Integration, load_integrations
+from lesync.mapping import load_mapping
+from lesync.pipeline import tasks
+from lesync.pipeline.plan import daily_cron, periodic_cron
+
+START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+DEFAULT_ARGS = {
+    "owner": "lesync",
+    "retries": 3,
+    "retry_delay": dt.timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=15),
+}
+
+
+def dag_id(integration: str, kind: str) -> str:
+    return f"lesync__{integration}__{kind}"
+
+
+def liveperson_pool(integration: str) -> str:
+    return f"lesync_{integration}_liveperson"
+
+
+def salesforce_pool(integration: str) -> str:
+    return f"lesync_{integration}_salesforce"
+
+
+def build_dags(
+    kind: str, doc_md: str | None = None, integrations: list[Integration] | None = None
+) -> list[DAG]:
+    """One DAG of ``kind`` per enabled integration (a scheduled kind only when switched on)."""
+    if kind not in tasks.KINDS:
+        raise ValueError(f"unknown DAG kind {kind!r}; expected one of {tasks.KINDS}")
+    built = []
+    for integration in integrations if integrations is not None else load_integrations():
+        if not integration.enabled or not _wanted(integration, kind):
+            continue
+        load_mapping(integration.mapping_path())  # validates; raises MappingError naming the file
+        built.append(_build(integration, kind, doc_md))
+    return built
+
+
+def _wanted(integration: Integration, kind: str) -> bool:
+    return {"periodic": integration.schedule.periodic, "daily": integration.schedule.daily}.get(kind, True)
+
+
+def _schedule(integration: Integration, kind: str) -> Any:
+    from airflow.sdk import CronTriggerTimetable
+
+    if kind == "periodic":
+        return CronTriggerTimetable(periodic_cron(integration.name), timezone="UTC")
+    if kind == "daily":
+        cron = daily_cron(integration.name, integration.schedule.daily_hour)
+        return CronTriggerTimetable(cron, timezone=integration.schedule.timezone)
+    return None
+
+
+def _params(integration: Integration, kind: str) -> dict[str, Param]:
+    channels = list(integration.channels)
+    if kind == "manual":
+        return {
+            "start": Param(
+                None,
+                type=["null", "string"],
+                format="date-time",
+                title="Start",
+                description="Start of the window (UTC or with an offset). At most 30 days before End.",
+            ),
+            "end": Param(
+                None,
+                type=["null", "string"],
+                format="date-time",
+                title="End",
+                description="End of the window; must be after Start and not in the future.",
+            ),
+            "channels": Param(
+                channels,
+                type="array",
+                items={"type": "string", "enum": channels},
+                title="Channels",
+                description="Which LivePerson channels to sync.",
+            ),
+        }
+    if kind == "conversation":
+        return {
+            "conversation_id": Param(
+                "",
+                type="string",
+                title="Conversation ID",
+                description="Chat engagement id or messaging conversation id. Only ended conversations sync.",
+            ),
+            "channel": Param(
+                channels[0], type="string", enum=channels, title="Channel", description="chat or messaging"
+            ),
+        }
+    return {}
+
+
+def _build(integration: Integration, kind: str, doc_md: str | None) -> DAG:
+    name = integration.name
+    with DAG(
+        dag_id=dag_id(name, kind),
+        description=f"lesync {kind} sync of integration {name}",
+        doc_md=doc_md,
+        schedule=_schedule(integration, kind),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1 if kind in ("periodic", "daily") else 4,
+        default_args=DEFAULT_ARGS,
+        params=_params(integration, kind),
+        tags=["lesync", f"integration:{name}", kind],
+    ) as dag:
+        _wire(integration, kind)
+    return dag
+
+
+def _wire(integration: Integration, kind: str) -> None:
+    """plan -> extract (mapped) -> transform -> load -> report, and cleanup whatever happened."""
+    name = integration.name
+
+    @task(retries=0)
+    def plan(params: dict | None = None, data_interval_end: dt.datetime | None = None) -> list[dict]:
+        try:
+            return tasks.plan(_integration(name), kind, dict(params or {}), data_interval_end)
+        except tasks.SyncRefused as exc:
+            raise AirflowFailException(str(exc)) from None
+
+    @task(pool=liveperson_pool(name), max_active_tis_per_dagrun=integration.limits.liveperson_concurrency)
+    def extract(unit: dict, run_id: str | None = None) -> dict:
+        try:
+            return tasks.extract(_integration(name), unit, run_id)
+        except tasks.SyncRefused as exc:
+            raise AirflowFailException(str(exc)) from None
+
+    @task
+    def transform(extracted: list[dict], run_id: str | None = None) -> dict:
+        return tasks.transform(_integration(name), list(extracted), run_id)
+
+    @task(pool=salesforce_pool(name))
+    def load(transformed: dict, run_id: str | None = None) -> dict:
+        return tasks.load(_integration(name), transformed, run_id)
+
+    @task(retries=0)
+    def report(extracted: list[dict], transformed: dict, loaded: dict) -> dict:
+        try:
+            return tasks.report(_integration(name), kind, list(extracted), transformed, loaded)
+        except tasks.RecordsRejected as exc:
+            raise AirflowFailException(str(exc)) from None
+
+    @task(retries=0, trigger_rule="all_done")
+    def cleanup() -> list[str]:
+        return tasks.cleanup(_integration(name))
+
+    extracted = extract.expand(unit=plan())
+    transformed = transform(extracted)
+    loaded = load(transformed)
+    report(extracted, transformed, loaded) >> cleanup()
+
+
+def _integration(name: str) -> Integration:
+    """The integration's settings as the file says now (read again at task run time)."""
+    for integration in load_integrations():
+        if integration.name == name:
+            return integration
+    raise AirflowFailException(f"integration {name!r} is no longer in include/integrations.yaml")

@@ -1,0 +1,142 @@
+"""DagBag policy tests: every DAG file imports, each integration gets the expected DAGs and shape."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+from lesync.config import load_integrations
+from lesync.factory import dag_id, liveperson_pool, salesforce_pool
+from lesync.pipeline.plan import stable_minute
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
+KINDS = ("periodic", "daily", "manual", "conversation")
+
+
+def _dagbag() -> DagBag:
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return _dagbag()
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+
+
+def test_every_enabled_integration_has_four_dags(dagbag):
+    expected = {dag_id(i.name, kind) for i in load_integrations() if i.enabled for kind in KINDS}
+    assert set(dagbag.dag_ids) == expected
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_dag_shape(dagbag, kind):
+    dag = dagbag.dags[dag_id("demo", kind)]
+    assert {"lesync", "integration:demo", kind} <= set(dag.tags)
+    assert dag.doc_md and "lesync" in dag.doc_md
+    assert dag.catchup is False
+    assert [t.task_id for t in dag.topological_sort()][:5] == [
+        "plan",
+        "extract",
+        "transform",
+        "load",
+        "report",
+    ]
+    extract, load = dag.get_task("extract"), dag.get_task("load")
+    assert extract.pool == liveperson_pool("demo") and load.pool == salesforce_pool("demo")
+    assert extract.retries == 3 and extract.retry_exponential_backoff
+    assert dag.get_task("report").retries == 0
+    assert dag.get_task("cleanup").trigger_rule == "all_done"
+
+
+def test_schedules(dagbag):
+    minute = stable_minute("demo")
+    periodic = dagbag.dags[dag_id("demo", "periodic")].timetable
+    daily = dagbag.dags[dag_id("demo", "daily")].timetable
+    assert (periodic.expression, str(periodic.timezone)) == (f"{minute} */3 * * *", "UTC")
+    assert (daily.expression, str(daily.timezone)) == (f"{minute} 2 * * *", "UTC")
+    for kind in ("manual", "conversation"):
+        assert not hasattr(dagbag.dags[dag_id("demo", kind)].timetable, "expression")
+
+
+def test_trigger_forms(dagbag):
+    manual = dagbag.dags[dag_id("demo", "manual")].params
+    assert manual.get_param("start").schema["format"] == "date-time"
+    assert manual.get_param("end").schema["format"] == "date-time"
+    assert manual["channels"] == ["chat", "messaging"]
+    conversation = dagbag.dags[dag_id("demo", "conversation")].params
+    assert conversation.get_param("channel").schema["enum"] == ["chat", "messaging"]
+
+
+def _isolated_include(tmp_path: Path, monkeypatch, integrations: str) -> Path:
+    include = tmp_path / "include"
+    shutil.copytree(INCLUDE_DIR / "mappings", include / "mappings")
+    (include / "integrations.yaml").write_text(textwrap.dedent(integrations))
+    monkeypatch.setenv("LESYNC_INTEGRATIONS_FILE", str(include / "integrations.yaml"))
+    return include
+
+
+def test_disabled_integration_builds_no_dags(tmp_path, monkeypatch):
+    _isolated_include(
+        tmp_path,
+        monkeypatch,
+        """
+        integrations:
+          - name: live
+          - name: paused
+            enabled: false
+          - name: nightly
+            schedule: {periodic: false}
+    """,
+    )
+    ids = set(_dagbag().dag_ids)
+    assert not any("paused" in i for i in ids)
+    assert dag_id("live", "periodic") in ids and dag_id("nightly", "daily") in ids
+    assert dag_id("nightly", "periodic") not in ids
+
+
+def test_broken_integrations_file_is_an_import_error_naming_it(tmp_path, monkeypatch):
+    include = _isolated_include(
+        tmp_path,
+        monkeypatch,
+        """
+        integrations:
+          - name: emea
+            transcript: {save_mode: pdf}
+    """,
+    )
+    errors = _dagbag().import_errors
+    assert set(errors) == {str(DAGS_DIR / f"{kind}.py") for kind in KINDS}
+    message = next(iter(errors.values()))
+    assert str(include / "integrations.yaml") in message
+    assert "integration 'emea', key 'transcript.save_mode'" in message
+
+
+def test_broken_mapping_is_an_import_error_naming_it(tmp_path, monkeypatch):
+    include = _isolated_include(
+        tmp_path,
+        monkeypatch,
+        """
+        integrations:
+          - name: emea
+            mapping: broken.yaml
+    """,
+    )
+    (include / "mappings" / "broken.yaml").write_text(
+        "object: Chat_Transcript__c\n"
+        "external_id_field: LP_Conversation_Id__c\n"
+        "fields:\n"
+        "  - target: Agent_Name__c\n"
+        "    api_field: info.agentFullName[\n"
+    )
+    errors = _dagbag().import_errors
+    assert len(errors) == 4
+    message = next(iter(errors.values()))
+    assert "broken.yaml" in message and "Agent_Name__c" in message
