@@ -137,14 +137,14 @@ def _wire(integration: Integration, kind: str) -> None:
     def plan(params: dict | None = None, data_interval_end: dt.datetime | None = None) -> list[dict]:
         try:
             return tasks.plan(_integration(name), kind, dict(params or {}), data_interval_end)
-        except tasks.SyncRefused as exc:
+        except tasks.SyncRefusedError as exc:
             raise AirflowFailException(str(exc)) from None
 
     @task(pool=liveperson_pool(name), max_active_tis_per_dagrun=integration.limits.liveperson_concurrency)
     def extract(unit: dict, run_id: str | None = None) -> dict:
         try:
             return tasks.extract(_integration(name), unit, run_id)
-        except tasks.SyncRefused as exc:
+        except tasks.SyncRefusedError as exc:
             raise AirflowFailException(str(exc)) from None
 
     @task
@@ -159,7 +159,7 @@ def _wire(integration: Integration, kind: str) -> None:
     def report(extracted: list[dict], transformed: dict, loaded: dict) -> dict:
         try:
             return tasks.report(_integration(name), kind, list(extracted), transformed, loaded)
-        except tasks.RecordsRejected as exc:
+        except tasks.RecordsRejectedError as exc:
             raise AirflowFailException(str(exc)) from None
 
     @task(retries=0, trigger_rule="all_done")

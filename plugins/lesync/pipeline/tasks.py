@@ -30,11 +30,11 @@ KINDS = ("periodic", "daily", "manual", "conversation")
 CHANNELS = ("chat", "messaging")
 
 
-class SyncRefused(ValueError):
+class SyncRefusedError(ValueError):
     """The request cannot be synced as asked (bad window, open conversation); retrying won't help."""
 
 
-class RecordsRejected(RuntimeError):
+class RecordsRejectedError(RuntimeError):
     """Some records were rejected; everything else was loaded. The message lists them."""
 
 
@@ -79,24 +79,24 @@ def _window(kind: str, params: dict[str, Any], interval_end: dt.datetime, now: d
     if kind == "manual":
         start, end = params.get("start"), params.get("end")
         if not start or not end:
-            raise SyncRefused(
+            raise SyncRefusedError(
                 "a manual sync needs both 'start' and 'end' (ISO-8601 date-times with an offset)"
             )
         try:
             return manual_window(start, end, now)
         except ValueError as exc:
-            raise SyncRefused(f"manual sync refused: {exc}") from None
-    raise SyncRefused(f"unknown sync kind {kind!r}; expected one of {', '.join(KINDS)}")
+            raise SyncRefusedError(f"manual sync refused: {exc}") from None
+    raise SyncRefusedError(f"unknown sync kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
 def _channels(integration: Integration, params: dict[str, Any]) -> list[str]:
     asked = params.get("channels") or list(integration.channels)
     unknown = [c for c in asked if c not in CHANNELS]
     if unknown:
-        raise SyncRefused(f"unknown channel(s) {unknown}; choose from {list(CHANNELS)}")
+        raise SyncRefusedError(f"unknown channel(s) {unknown}; choose from {list(CHANNELS)}")
     not_enabled = [c for c in asked if c not in integration.channels]
     if not_enabled:
-        raise SyncRefused(
+        raise SyncRefusedError(
             f"channel(s) {not_enabled} are not enabled for integration {integration.name!r} "
             f"(it syncs {list(integration.channels)}); change 'channels' in include/integrations.yaml"
         )
@@ -107,9 +107,9 @@ def _conversation_unit(params: dict[str, Any]) -> dict[str, Any]:
     conversation_id = str(params.get("conversation_id") or "").strip()
     channel = params.get("channel") or ""
     if not conversation_id:
-        raise SyncRefused("'conversation_id' is empty: give the LivePerson engagement or conversation id")
+        raise SyncRefusedError("'conversation_id' is empty: give the LivePerson engagement or conversation id")
     if channel not in CHANNELS:
-        raise SyncRefused(f"'channel' must be 'chat' or 'messaging', not {channel!r}")
+        raise SyncRefusedError(f"'channel' must be 'chat' or 'messaging', not {channel!r}")
     return {"channel": channel, "conversation_id": conversation_id, "slice": "conversation"}
 
 
@@ -137,7 +137,7 @@ def extract(integration: Integration, unit: dict[str, Any], run_id: str) -> dict
         try:
             return extract_conversation(client, unit["channel"], unit["conversation_id"], out_dir)
         except (ConversationNotEndedError, ConversationNotFoundError) as exc:
-            raise SyncRefused(str(exc)) from None
+            raise SyncRefusedError(str(exc)) from None
     window = Window.from_dict(unit)
     return extract_window(
         client,
@@ -234,7 +234,7 @@ def report(
     transformed: dict[str, Any],
     loaded: dict[str, Any],
 ) -> dict[str, Any]:
-    """The run summary for the log and XCom; raises RecordsRejected when any record failed."""
+    """The run summary for the log and XCom; raises RecordsRejectedError when any record failed."""
     summary = {
         "integration": integration.name,
         "kind": kind,
@@ -253,7 +253,7 @@ def report(
     }
     log.info("run summary:\n%s", format_summary(summary))
     if summary["failed"]:
-        raise RecordsRejected(
+        raise RecordsRejectedError(
             f"{summary['failed']} record(s) were rejected (everything else was loaded); "
             f"each is listed in the load task's log with Salesforce's error, and in {summary['failed_path']}"
         )
