@@ -164,7 +164,27 @@ def _read_text(path: Path) -> str:
 # --------------------------------------------------------------------------------------------
 # Entry point
 
-COMMANDS: tuple[Callable[[Any], None], ...] = (register_preview,)
+
+def register_demo(subparsers: Any) -> None:
+    from lesync import demo
+
+    parser = subparsers.add_parser(
+        "demo",
+        help="run a real sync: emulators + Airflow (SQLite) + the manual DAG, then show what landed",
+        description=demo.__doc__,
+    )
+    demo.add_arguments(parser)
+    parser.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from lesync import demo
+
+    argv = ["--workdir", str(args.workdir), "--conversations", str(args.conversations)]
+    return demo.main([*argv, "--days", str(args.days), "--seed", str(args.seed)])
+
+
+COMMANDS: tuple[Callable[[Any], None], ...] = (register_preview, register_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -107,7 +107,9 @@ def _conversation_unit(params: dict[str, Any]) -> dict[str, Any]:
     conversation_id = str(params.get("conversation_id") or "").strip()
     channel = params.get("channel") or ""
     if not conversation_id:
-        raise SyncRefusedError("'conversation_id' is empty: give the LivePerson engagement or conversation id")
+        raise SyncRefusedError(
+            "'conversation_id' is empty: give the chat engagement or messaging conversation id"
+        )
     if channel not in CHANNELS:
         raise SyncRefusedError(f"'channel' must be 'chat' or 'messaging', not {channel!r}")
     return {"channel": channel, "conversation_id": conversation_id, "slice": "conversation"}
@@ -182,9 +184,12 @@ def transform(integration: Integration, extracted: list[dict[str, Any]], run_id:
 
 
 def salesforce_client(integration: Integration):
+    """The integration's Salesforce client; it stops before the org's reserve is touched."""
     from lesync.salesforce.hook import LesyncSalesforceHook
+    from lesync.salesforce.settings import BudgetSettings
 
-    return LesyncSalesforceHook(integration.salesforce_conn_id).get_conn()
+    budget = BudgetSettings(reserve_fraction=integration.limits.api_reserve_percent / 100)
+    return LesyncSalesforceHook(integration.salesforce_conn_id, budget=budget).get_client()
 
 
 # --- load ---------------------------------------------------------------------------------------
@@ -200,16 +205,16 @@ def load_options(integration: Integration):
             "upsert": {
                 "object_name": mapping.object,
                 "external_id_field": mapping.external_id_field,
+                "transcript_field": (mapping.transcript and mapping.transcript.field) or "Transcript__c",
                 "bulk_threshold": integration.limits.bulk_threshold,
-                "reserve_percent": integration.limits.api_reserve_percent,
             },
-            "files": {"max_bytes": int(integration.transcript.max_file_mb * 1024 * 1024)},
+            "files": {"max_file_bytes": int(integration.transcript.max_file_mb * 1024 * 1024)},
             "linking": {
                 "enabled": integration.linking.enabled,
                 "email_field": integration.linking.email_field,
                 "phone_field": integration.linking.phone_field,
-                "block_domains": list(integration.linking.block_domains),
-                "block_addresses": list(integration.linking.block_addresses),
+                "blocked_domains": list(integration.linking.block_domains),
+                "blocked_addresses": list(integration.linking.block_addresses),
             },
         }
     )
