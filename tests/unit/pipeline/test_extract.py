@@ -1,0 +1,269 @@
+"""Extract stage (pipeline/extract.py): staging layout and Sync Chat rules with a stub client,
+then end to end against the LivePerson emulator (every conversation once, faults included)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from lesync.liveperson.errors import ConversationNotEndedError, ConversationNotFoundError
+from lesync.pipeline import extract
+from lesync.pipeline.extract import extract_conversation, extract_window
+from lesync.pipeline.staging import read_jsonl_gz
+
+END = datetime(2026, 11, 20, 12, tzinfo=UTC)
+START = END - timedelta(hours=6)
+
+
+class StubClient:
+    """Just what the extract stage uses: the four streams and ``stats``."""
+
+    def __init__(self, records: list[dict[str, Any]] | None = None):
+        self.records = records or []
+        self.asked: list[tuple] = []
+        self.stats = {"calls": 0, "pages": 0, "retries": 0, "partial_refetched": 0}
+
+    def _stream(self, *args: Any) -> Iterator[dict[str, Any]]:
+        self.asked.append(args)
+        for record in self.records:
+            self.stats = {**self.stats, "calls": self.stats["calls"] + 1, "pages": self.stats["pages"] + 1}
+            yield record
+
+    def chats(self, start, end, skills=None):
+        return self._stream("chats", start, end, skills)
+
+    def conversations(self, start, end, skills=None):
+        return self._stream("conversations", start, end, skills)
+
+    def chat(self, engagement_id):
+        return next((r for r in self.records if r["info"]["engagementId"] == engagement_id), None)
+
+    def conversation(self, conversation_id):
+        return next((r for r in self.records if r["info"]["conversationId"] == conversation_id), None)
+
+
+def chats(n: int) -> list[dict[str, Any]]:
+    return [{"info": {"engagementId": f"c{i}", "text": "é ✓"}} for i in range(n)]
+
+
+def test_records_are_staged_untouched_in_parts(tmp_path, monkeypatch):
+    monkeypatch.setattr(extract, "RECORDS_PER_PART", 4)
+    records = chats(10)
+    report = extract_window(StubClient(records), "chat", START, END, tmp_path, skills=[3], slice_id="s1")
+    names = [p.rsplit("/", 1)[-1] for p in report["paths"]]
+    assert names == ["chat-s1-0000.jsonl.gz", "chat-s1-0001.jsonl.gz", "chat-s1-0002.jsonl.gz"]
+    staged = [r for p in report["paths"] for r in read_jsonl_gz(p)]
+    assert staged == records
+    assert report == {
+        "channel": "chat",
+        "paths": report["paths"],
+        "records": 10,
+        "pages": 10,
+        "calls": 10,
+        "retries": 0,
+        "partial_refetched": 0,
+        "window": [START.isoformat(), END.isoformat()],
+    }
+
+
+def test_a_rerun_leaves_no_stale_part_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr(extract, "RECORDS_PER_PART", 2)
+    extract_window(StubClient(chats(5)), "messaging", START, END, tmp_path)
+    report = extract_window(StubClient(chats(2)), "messaging", START, END, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["messaging-0-0000.jsonl.gz"]
+    assert report["records"] == 2
+
+
+def test_empty_window_stages_nothing(tmp_path):
+    report = extract_window(StubClient([]), "chat", START, END, tmp_path)
+    assert report["paths"] == [] and report["records"] == 0
+
+
+def test_skills_and_window_reach_the_client(tmp_path):
+    client = StubClient([])
+    extract_window(client, "messaging", START, END, tmp_path, skills=[1, 2])
+    assert client.asked == [("conversations", START, END, [1, 2])]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (datetime(2026, 1, 1), datetime(2026, 1, 2), "no time zone"),
+        (END, START, "must be after start"),
+    ],
+)
+def test_bad_windows_are_refused(tmp_path, start, end, message):
+    with pytest.raises(ValueError, match=message):
+        extract_window(StubClient([]), "chat", start, end, tmp_path)
+
+
+def test_unknown_channel_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="channel must be one of chat, messaging"):
+        extract_window(StubClient([]), "voice", START, END, tmp_path)
+
+
+def test_sync_chat_stages_one_ended_conversation(tmp_path):
+    record = {"info": {"conversationId": "m-1", "status": "CLOSE"}}
+    report = extract_conversation(StubClient([record]), "messaging", "m-1", tmp_path)
+    assert [p.rsplit("/", 1)[-1] for p in report["paths"]] == ["messaging-m-1-0000.jsonl.gz"]
+    assert list(read_jsonl_gz(report["paths"][0])) == [record]
+    assert report["records"] == 1 and report["conversation_id"] == "m-1"
+
+
+def test_sync_chat_refuses_an_open_messaging_conversation(tmp_path):
+    client = StubClient([{"info": {"conversationId": "m-2", "status": "OPEN"}}])
+    with pytest.raises(ConversationNotEndedError) as raised:
+        extract_conversation(client, "messaging", "m-2", tmp_path)
+    assert str(raised.value) == "conversation m-2 is still open; Sync Chat works only on ended conversations"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sync_chat_missing_chat_says_not_found_or_not_ended(tmp_path):
+    with pytest.raises(ConversationNotFoundError, match="chat c9 not found or not ended"):
+        extract_conversation(StubClient(chats(1)), "chat", "c9", tmp_path)
+
+
+# -- against the LivePerson emulator -------------------------------------------------------------
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+NOW_MS = int(NOW.timestamp() * 1000)
+ALL = (NOW - timedelta(days=4), NOW)  # the emulator seeds the 3 days before its clock
+CHAT_SEARCH = r"/interactions/search$"
+MSG_SEARCH = r"/conversations/search$"
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def start_emulator(tmp_path, **config: Any):
+    from lesync.emulators.liveperson import LivePersonEmulatorConfig, start_liveperson
+
+    fields = {"seed": 7, "conversations": 1000, "days": 3, "now_ms": NOW_MS, **config}
+    return start_liveperson(LivePersonEmulatorConfig(**fields), data_dir=tmp_path / "lp")
+
+
+def emulator_client(emu, **overrides: Any):
+    from lesync.liveperson import LivePersonClient, LivePersonSettings, clear_discovery_cache
+
+    clear_discovery_cache()  # so every test counts its own discovery calls
+    info = emu.connection_info()
+    keys = ("account_id", "consumer_key", "consumer_secret", "access_token", "access_token_secret")
+    fields = {key: info[key] for key in keys}
+    fields.update(domain_api_url=info["domain_api_url"], ca_file=info["ca_file"], sleep=Sleeps())
+    fields.update(overrides)
+    return LivePersonClient(LivePersonSettings(**fields))
+
+
+@pytest.fixture
+def emu(tmp_path):
+    emulator = start_emulator(tmp_path)
+    yield emulator
+    emulator.stop()
+
+
+def staged_ids(report: dict[str, Any]) -> list[str]:
+    key = "engagementId" if report["channel"] == "chat" else "conversationId"
+    return [r["info"][key] for path in report["paths"] for r in read_jsonl_gz(path)]
+
+
+@pytest.mark.parametrize(("channel", "search"), [("chat", CHAT_SEARCH), ("messaging", MSG_SEARCH)])
+def test_every_conversation_exactly_once_through_429_500_and_drops(emu, tmp_path, channel, search):
+    summary = emu.state.summary()[channel]
+    expected = summary["closed"] if channel == "chat" else summary["total"]  # chat: ended ones only
+    faults = emu.state.faults
+    # FaultPlan.take() lets a request pass a skipping rule and counts it against every later
+    # skipping rule too: the 4 pages run 429, 429, ok | 500, ok | drop, drop, ok | 503, ok.
+    faults.add(path=search, status=429, retry_after=1, times=2)
+    faults.add(path=search, status=500, times=1, skip=1)
+    faults.add(path=search, drop=True, times=2, skip=2)
+    faults.add(path=search, status=503, times=1, skip=3)
+    client = emulator_client(emu)
+    report = extract_window(client, channel, *ALL, tmp_path / "out")
+    ids = staged_ids(report)
+    assert len(ids) == len(set(ids)) == expected == report["records"]
+    assert report["retries"] == 6
+    sleeps = client.settings.sleep
+    assert sleeps[:2] == [1.0, 1.0]  # Retry-After honoured
+    assert sorted(sleeps[2:]) == [5, 5, 5, 10]  # 5xx and drops: LivePerson's 5, 10, 15 s schedule
+    assert emu.state.calls.total() == report["calls"]
+
+
+def test_conversations_added_while_paging_arrive_once(emu, tmp_path):
+    from lesync.emulators.liveperson import PageRule
+
+    before = emu.state.summary()["chat"]["closed"]
+    early = NOW_MS - 3 * 86_400_000 + 60_000  # before most of the pages: pushes offsets down
+    emu.state.add_page_rule(
+        PageRule(after_pages=3, count=40, channel="chat", start_from=early, start_to=early + 600_000)
+    )
+    report = extract_window(emulator_client(emu), "chat", *ALL, tmp_path / "out")
+    ids = staged_ids(report)
+    assert emu.state.summary()["chat"]["closed"] == before + 40
+    assert len(ids) == len(set(ids)) == before + 40
+
+
+def test_open_messaging_conversation_is_extracted_again_once_closed(emu, tmp_path):
+    client = emulator_client(emu)
+    first = extract_window(client, "messaging", *ALL, tmp_path / "w1", slice_id="w1")
+    records = [r for path in first["paths"] for r in read_jsonl_gz(path)]
+    open_ids = {r["info"]["conversationId"] for r in records if r["info"]["status"] == "OPEN"}
+    assert open_ids
+    emu.state.clock.advance(4 * 86_400)  # four days on: the emulator closes them
+    later = NOW + timedelta(days=4)
+    closed_now = {i for i in open_ids if client.conversation(i)["info"]["status"] == "CLOSE"}
+    assert closed_now
+    second = extract_window(client, "messaging", NOW, later, tmp_path / "w2", slice_id="w2")
+    again = {r["info"]["conversationId"]: r for path in second["paths"] for r in read_jsonl_gz(path)}
+    assert closed_now <= set(again)
+    assert all(again[i]["info"]["status"] == "CLOSE" for i in closed_now)
+
+
+def test_sync_chat_refuses_open_and_takes_closed_messaging_conversations(emu, tmp_path):
+    client = emulator_client(emu)
+    records = list(client.conversations(*ALL))
+    open_one = next(r["info"]["conversationId"] for r in records if r["info"]["status"] == "OPEN")
+    closed_one = next(r["info"]["conversationId"] for r in records if r["info"]["status"] == "CLOSE")
+    with pytest.raises(ConversationNotEndedError, match=f"conversation {open_one} is still open"):
+        extract_conversation(client, "messaging", open_one, tmp_path)
+    report = extract_conversation(client, "messaging", closed_one, tmp_path)
+    assert staged_ids(report) == [closed_one]
+
+
+def test_calls_are_pages_plus_discovery_as_the_emulator_counts_them(tmp_path, capsys):
+    """The real 10,000 and 100,000 runs are in bench/extract_calls.py (the emulator needs ~3 s
+    per 1,000 records); this one proves the formula on 2,000."""
+    emulator = start_emulator(tmp_path, conversations=2_000, partial_share=0.0)
+    try:
+        client = emulator_client(emulator)
+        reports = [extract_window(client, ch, *ALL, tmp_path / "out") for ch in ("chat", "messaging")]
+        counted = emulator.state.calls.total()
+    finally:
+        emulator.stop()
+    stats = client.stats
+    records = sum(r["records"] for r in reports)
+    with capsys.disabled():
+        print(
+            f"\nLivePerson calls for {records} conversations: {stats['calls']} = {stats['pages']} pages"
+            f" + {stats['discovery']} discovery (~{stats['calls'] * 10_000 / records:.0f} per 10,000)"
+        )
+    assert stats["retries"] == 0 and stats["calls"] == counted == sum(r["calls"] for r in reports)
+    assert stats["calls"] == stats["pages"] + stats["discovery"]
+    # chat: ceil(n/100) pages; messaging: ceil(n/100) by start + 1 page of "updated since"
+    chat_pages = -(-reports[0]["records"] // 100)
+    msg_pages = -(-reports[1]["records"] // 100) + 1
+    assert stats["pages"] == chat_pages + msg_pages and stats["discovery"] == 2
+
+
+def test_partial_records_cost_one_by_id_call_each(emu, tmp_path):
+    client = emulator_client(emu)
+    report = extract_window(client, "messaging", *ALL, tmp_path / "out")
+    stats = client.stats
+    assert report["partial_refetched"] > 0 and stats["by_id"] == report["partial_refetched"]
+    assert stats["calls"] == stats["pages"] + stats["discovery"] + stats["by_id"]
+    records = [r for path in report["paths"] for r in read_jsonl_gz(path)]
+    assert not any(r["info"].get("isPartial") for r in records)
