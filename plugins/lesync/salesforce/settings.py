@@ -1,0 +1,191 @@
+"""Salesforce settings: the connection, and how a load writes Chat Transcripts.
+
+Every setting is declared once, typed, with a description; the description is the documentation
+and feeds the validation errors. Salesforce's own limits live here as named constants.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+DEFAULT_TOKEN_URL = "https://login.salesforce.com/services/oauth2/token"
+SANDBOX_TOKEN_URL = "https://test.salesforce.com/services/oauth2/token"
+DEFAULT_API_VERSION = "62.0"
+#: Hosts that do not serve the client-credentials flow (only an org's My Domain does).
+GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
+
+#: sObject Collections: records per call.
+COLLECTION_LIMIT = 200
+#: Bulk API 2.0: field values longer than this are refused (Salesforce's limits page).
+BULK_FIELD_CAP = 32_000
+#: Bulk API 2.0: Salesforce advises at most 100 MB per upload (150 MB is the hard cap).
+BULK_UPLOAD_BYTES = 100 * 1024 * 1024
+#: SOQL statements may be at most 100,000 characters; keep a margin for the rest of the query.
+SOQL_IN_CHARS = 90_000
+
+TRANSCRIPT_OBJECT = "Chat_Transcript__c"
+EXTERNAL_ID_FIELD = "LP_Conversation_Id__c"
+TRANSCRIPT_FIELD = "Transcript__c"
+
+FREE_MAIL_DOMAINS = (
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "ymail.com",
+    "hotmail.com",
+    "hotmail.co.uk",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "protonmail.com",
+    "proton.me",
+    "gmx.com",
+    "gmx.de",
+    "web.de",
+    "mail.com",
+    "yandex.com",
+    "yandex.ru",
+    "mail.ru",
+    "zoho.com",
+    "qq.com",
+    "163.com",
+)
+
+
+class AuthFlow(StrEnum):
+    CLIENT_CREDENTIALS = "client_credentials"
+    JWT_BEARER = "jwt_bearer"
+
+
+class SalesforceConnectionSettings(BaseModel):
+    """What one Salesforce connection needs; built by the hook from an Airflow connection."""
+
+    model_config = ConfigDict(frozen=True)
+
+    auth_flow: AuthFlow = Field(AuthFlow.CLIENT_CREDENTIALS, description="OAuth 2.0 flow.")
+    client_id: str = Field(..., min_length=1, description="Connected app consumer key.")
+    client_secret: SecretStr | None = Field(None, description="Consumer secret (client credentials).")
+    token_url: str = Field(
+        DEFAULT_TOKEN_URL,
+        description="OAuth token endpoint. Client credentials need the org's My Domain URL "
+        "(https://<name>.my.salesforce.com/services/oauth2/token).",
+    )
+    username: str | None = Field(None, description="Integration user (JWT bearer `sub`).")
+    private_key: SecretStr | None = Field(None, description="PEM private key (JWT bearer).")
+    private_key_file: str | None = Field(None, description="Path to the PEM private key (JWT bearer).")
+    jwt_audience: str | None = Field(
+        None, description="JWT `aud`; defaults to the token URL's scheme and host."
+    )
+    api_version: str = Field(DEFAULT_API_VERSION, pattern=r"^\d+\.\d$", description="REST API version.")
+    instance_url: str | None = Field(None, description="Overrides the instance URL the token returns.")
+    ca_file: str | None = Field(None, description="CA bundle to trust (the emulator's); else system CAs.")
+    timeout: float = Field(120.0, gt=0, description="Seconds per HTTP request.")
+    max_retries: int = Field(4, ge=0, description="Retries of transient HTTP faults (429, 5xx, drops).")
+    backoff_seconds: float = Field(1.0, ge=0, description="First retry wait; doubles each retry.")
+
+    @model_validator(mode="after")
+    def _flow_has_its_secret(self) -> SalesforceConnectionSettings:
+        if self.auth_flow is AuthFlow.CLIENT_CREDENTIALS and not self.client_secret:
+            raise ValueError("client credentials need a client secret")
+        if self.auth_flow is AuthFlow.JWT_BEARER:
+            if not self.username:
+                raise ValueError("JWT bearer needs the username of the integration user")
+            if not (self.private_key or self.private_key_file):
+                raise ValueError("JWT bearer needs a private key or a private key file")
+        return self
+
+    @property
+    def login_origin(self) -> str:
+        """``https://host`` of the token URL: the JWT audience and the My Domain check."""
+        parts = urlsplit(self.token_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def uses_generic_login_host(self) -> bool:
+        return (urlsplit(self.token_url).hostname or "").lower() in GENERIC_LOGIN_HOSTS
+
+
+class TranscriptMode(StrEnum):
+    """Where a conversation's transcript goes."""
+
+    FIELD = "field"
+    ATTACHMENT = "attachment"
+    BOTH = "both"
+
+
+class FileKind(StrEnum):
+    FILES = "files"  # Salesforce Files: ContentVersion (+ ContentDocumentLink made by Salesforce)
+    ATTACHMENT = "attachment"  # the legacy Attachment object
+
+
+class FileSettings(BaseModel):
+    """How transcript files are uploaded."""
+
+    kind: FileKind = Field(FileKind.FILES, description="Salesforce Files (default) or legacy Attachment.")
+    max_file_bytes: int = Field(
+        5 * 1024 * 1024, gt=0, description="Larger files are skipped (logged); the record still syncs."
+    )
+    max_request_bytes: int = Field(
+        30 * 1024 * 1024, gt=0, description="Base64 bytes per sObject Collections create call."
+    )
+    batch_size: int = Field(COLLECTION_LIMIT, ge=1, le=COLLECTION_LIMIT, description="Files per call.")
+    reason_for_change: str = Field("LivePerson transcript updated", description="New version's reason.")
+
+
+class LinkingSettings(BaseModel):
+    """Matching the visitor to a Contact or Lead (per integration, optional)."""
+
+    enabled: bool = Field(False, description="Link transcripts to Contacts/Leads by email, then phone.")
+    email_field: str = Field("Visitor_Email__c", description="Row field holding the visitor's email.")
+    phone_field: str | None = Field("Visitor_Phone__c", description="Row field with the phone; empty: off.")
+    match_leads: bool = Field(True, description="Try Leads when no Contact matches.")
+    contact_lookup: str = Field("Contact__c", description="Transcript lookup to Contact.")
+    account_lookup: str | None = Field("Account__c", description="Lookup set to the Contact's Account.")
+    lead_lookup: str = Field("Lead__c", description="Transcript lookup to Lead.")
+    blocked_domains: tuple[str, ...] = Field(
+        FREE_MAIL_DOMAINS, description="Email domains never matched (free mail by default)."
+    )
+    blocked_addresses: tuple[str, ...] = Field((), description="Email addresses never matched.")
+
+
+class UpsertSettings(BaseModel):
+    """How Chat Transcript rows are upserted."""
+
+    object_name: str = Field(TRANSCRIPT_OBJECT, description="sObject the rows go to.")
+    external_id_field: str = Field(EXTERNAL_ID_FIELD, description="External id holding the LP id.")
+    transcript_field: str = Field(TRANSCRIPT_FIELD, description="Field holding the transcript text.")
+    bulk_threshold: int = Field(
+        2_000,
+        ge=1,
+        description="Rows from which Bulk API 2.0 is used; below it sObject Collections "
+        "(a Bulk job costs ~7 calls plus polls, Collections one call per 200 rows).",
+    )
+    bulk_field_cap: int = Field(BULK_FIELD_CAP, gt=0, description="Longer values go via Collections.")
+    bulk_upload_bytes: int = Field(BULK_UPLOAD_BYTES, gt=0, description="CSV bytes per Bulk job.")
+    bulk_poll_seconds: float = Field(1.0, ge=0, description="First wait between job polls (doubles).")
+    bulk_poll_max_seconds: float = Field(20.0, ge=0, description="Longest wait between job polls.")
+    bulk_timeout_seconds: float = Field(3600.0, gt=0, description="Give up polling a job after this.")
+    retry_batch_size: int = Field(
+        50, ge=1, le=COLLECTION_LIMIT, description="Collections batch size when retrying rejected rows."
+    )
+    retry_delay_seconds: float = Field(5.0, ge=0, description="Wait before retrying rejected rows.")
+    retryable_codes: tuple[str, ...] = Field(
+        ("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNPROCESSED", "REQUEST_RUNNING_TOO_LONG", "HTTP_5XX"),
+        description="Record error codes retried once in a smaller batch.",
+    )
+
+
+class BudgetSettings(BaseModel):
+    """API call budget: leave the org's other users their share of the daily limit."""
+
+    reserve_fraction: float = Field(
+        0.10, ge=0, lt=1, description="Share of the daily API limit never spent by lesync."
+    )

@@ -1,0 +1,325 @@
+"""Upsert records by external id: Bulk API 2.0 for many, sObject Collections for few.
+
+Never one call per record. Every record gets an outcome (created / updated / failed with
+Salesforce's ``errorCode``, message and fields), matched on the external id, never on position:
+Bulk results do not come back in input order.
+
+Bulk API 2.0 is driven by hand (simple-salesforce's ``bulk2`` splits a load into many jobs, runs
+them in parallel, returns only counts, and its result parser splits on line breaks, which breaks
+transcripts): one CSV per job written with the ``csv`` module (RFC 4180, LF), spooled to disk,
+uploaded once; results downloaded to disk and read with the ``csv`` module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from simple_salesforce.exceptions import SalesforceError
+
+from lesync.salesforce.client import SalesforceClient
+from lesync.salesforce.settings import COLLECTION_LIMIT, UpsertSettings
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+Coerce = Callable[[dict[str, str]], Record]
+SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
+FINAL_JOB_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
+
+
+@dataclass(frozen=True)
+class RecordError:
+    code: str
+    message: str
+    fields: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "fields": list(self.fields)}
+
+
+@dataclass
+class RecordOutcome:
+    """What Salesforce did with one record."""
+
+    external_id: str
+    success: bool
+    created: bool = False
+    record_id: str | None = None
+    errors: list[RecordError] = field(default_factory=list)
+
+    def retryable(self, codes: Iterable[str]) -> bool:
+        return not self.success and bool(self.errors) and all(e.code in codes for e in self.errors)
+
+
+Outcomes = Iterator[tuple[Record, RecordOutcome]]
+
+
+# ---- sObject Collections -------------------------------------------------------------------
+
+
+def upsert_collections(
+    client: SalesforceClient,
+    settings: UpsertSettings,
+    records: Iterable[Record],
+    batch_size: int = COLLECTION_LIMIT,
+) -> Outcomes:
+    """``PATCH composite/sobjects/{Object}/{ExternalId}``, ``batch_size`` records a call."""
+    batch: list[Record] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == batch_size:
+            yield from _collections_call(client, settings, batch)
+            batch = []
+    if batch:
+        yield from _collections_call(client, settings, batch)
+
+
+def _collections_call(client: SalesforceClient, settings: UpsertSettings, batch: list[Record]) -> Outcomes:
+    key = settings.external_id_field
+    body = {
+        "allOrNone": False,
+        "records": [{"attributes": {"type": settings.object_name}, **record} for record in batch],
+    }
+    path = f"composite/sobjects/{settings.object_name}/{key}"
+    try:
+        results = client.rest("PATCH", path, json=body) or []
+    except SalesforceError as exc:
+        error = call_error(exc)
+        log.warning(
+            "Salesforce: Collections upsert of %d records failed whole: %s", len(batch), error.message
+        )
+        for record in batch:
+            yield record, RecordOutcome(str(record[key]), False, errors=[error])
+        return
+    for index, record in enumerate(batch):
+        result = results[index] if index < len(results) else None
+        yield record, _collections_outcome(str(record[key]), result)
+
+
+def _collections_outcome(external_id: str, result: dict[str, Any] | None) -> RecordOutcome:
+    if result is None:
+        return RecordOutcome(external_id, False, errors=[RecordError("MISSING_RESULT", "no result returned")])
+    if result.get("success"):
+        return RecordOutcome(external_id, True, bool(result.get("created")), result.get("id"))
+    errors = [
+        RecordError(
+            str(e.get("statusCode") or e.get("errorCode") or "UNKNOWN"),
+            str(e.get("message", "")),
+            tuple(e.get("fields") or ()),
+        )
+        for e in result.get("errors") or []
+    ]
+    return RecordOutcome(external_id, False, record_id=result.get("id"), errors=errors)
+
+
+def call_error(exc: SalesforceError) -> RecordError:
+    """A whole call's failure as a record error; 5xx become the retryable ``HTTP_5XX``."""
+    status = getattr(exc, "status", 0) or 0
+    content = getattr(exc, "content", None)
+    first = content[0] if isinstance(content, list) and content and isinstance(content[0], dict) else {}
+    if status >= 500:
+        return RecordError("HTTP_5XX", f"HTTP {status}: {first.get('message') or str(content)[:300]}")
+    code = first.get("errorCode") or f"HTTP_{status}"
+    return RecordError(code, str(first.get("message") or content)[:1000], tuple(first.get("fields") or ()))
+
+
+# ---- Bulk API 2.0 ---------------------------------------------------------------------------
+
+
+def csv_value(value: Any) -> str:
+    """A value as Bulk API CSV text; an empty string leaves the field unchanged."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class BulkUpload:
+    """One job's CSV: fixed header, rows appended, spooled to disk beyond a few MB."""
+
+    def __init__(self, header: list[str], external_id_field: str):
+        self.header = header
+        self.key = external_id_field
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, mode="w+b")
+        self.size = 0
+        self.external_ids: set[str] = set()
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+        self._write([*header])
+
+    def __len__(self) -> int:
+        return len(self.external_ids)
+
+    def add(self, record: Record) -> None:
+        self._write([csv_value(record.get(name)) for name in self.header])
+        self.external_ids.add(str(record[self.key]))
+
+    def fits(self, record: Record, max_bytes: int) -> bool:
+        """Would the record still fit under ``max_bytes`` (roughly; values counted as UTF-8)?"""
+        estimate = sum(len(csv_value(v).encode("utf-8")) + 3 for v in record.values()) + len(self.header)
+        return not self.external_ids or self.size + estimate <= max_bytes
+
+    def _write(self, values: list[str]) -> None:
+        self._writer.writerow(values)
+        data = self._buffer.getvalue().encode("utf-8")
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self.file.write(data)
+        self.size += len(data)
+
+    def records(self, wanted: set[str]) -> Iterator[dict[str, str]]:
+        """Read back the uploaded rows whose external id is in ``wanted`` (for retries)."""
+        self.file.seek(0)
+        for row in _csv_rows(self.file):
+            if row.get(self.key) in wanted:
+                yield row
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def run_bulk_job(
+    client: SalesforceClient, settings: UpsertSettings, upload: BulkUpload, coerce: Coerce
+) -> Outcomes:
+    """Create, upload, close and poll one upsert job; outcomes for every uploaded row.
+
+    Failed rows come back with their uploaded columns (as ``coerce``-d records) so they can be
+    retried; rows absent from every result file (job failed or aborted) are ``UNPROCESSED``.
+    """
+    job_id = _create_job(client, settings)
+    upload.file.seek(0)
+    client.raw("PUT", f"jobs/ingest/{job_id}/batches", data=upload.file, headers={"Content-Type": "text/csv"})
+    client.rest("PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"})
+    job = _wait_for_job(client, settings, job_id)
+    log.info(
+        "Salesforce: Bulk job %s %s: %s processed, %s failed",
+        job_id,
+        job.get("state"),
+        job.get("numberRecordsProcessed"),
+        job.get("numberRecordsFailed"),
+    )
+    seen: set[str] = set()
+    yield from _job_results(client, settings, job_id, seen, coerce)
+    missing = upload.external_ids - seen
+    if missing:
+        reason = job.get("errorMessage") or f"job {job.get('state')}; record not processed"
+        error = RecordError("UNPROCESSED", f"Bulk job {job_id}: {reason}")
+        for row in upload.records(missing):
+            yield coerce(row), RecordOutcome(row[settings.external_id_field], False, errors=[error])
+
+
+def _create_job(client: SalesforceClient, settings: UpsertSettings) -> str:
+    job = client.rest(
+        "POST",
+        "jobs/ingest",
+        json={
+            "object": settings.object_name,
+            "operation": "upsert",
+            "externalIdFieldName": settings.external_id_field,
+            "contentType": "CSV",
+            "lineEnding": "LF",
+            "columnDelimiter": "COMMA",
+        },
+    )
+    return job["id"]
+
+
+def _wait_for_job(client: SalesforceClient, settings: UpsertSettings, job_id: str) -> dict[str, Any]:
+    """Poll with a doubling wait (capped) until the job is final or the timeout passes."""
+    delay = settings.bulk_poll_seconds
+    deadline = time.monotonic() + settings.bulk_timeout_seconds
+    while True:
+        client.sleep(delay)
+        job = client.rest("GET", f"jobs/ingest/{job_id}")
+        if job.get("state") in FINAL_JOB_STATES:
+            return job
+        if time.monotonic() > deadline:
+            state, limit = job.get("state"), settings.bulk_timeout_seconds
+            raise TimeoutError(f"Bulk job {job_id} still {state} after {limit} s")
+        delay = min(max(delay * 2, 0.5), settings.bulk_poll_max_seconds)
+
+
+def _job_results(
+    client: SalesforceClient, settings: UpsertSettings, job_id: str, seen: set[str], coerce: Coerce
+) -> Outcomes:
+    key = settings.external_id_field
+    for row in _download_rows(client, f"jobs/ingest/{job_id}/successfulResults/"):
+        external_id = row.get(key, "")
+        seen.add(external_id)
+        created = row.get("sf__Created", "").lower() == "true"
+        yield {key: external_id}, RecordOutcome(external_id, True, created, row.get("sf__Id") or None)
+    for row in _download_rows(client, f"jobs/ingest/{job_id}/failedResults/"):
+        external_id = row.get(key, "")
+        seen.add(external_id)
+        error = parse_bulk_error(row.get("sf__Error", ""))
+        yield coerce(_uploaded_columns(row)), RecordOutcome(external_id, False, errors=[error])
+    for row in _download_rows(client, f"jobs/ingest/{job_id}/unprocessedrecords/"):
+        external_id = row.get(key, "")
+        seen.add(external_id)
+        error = RecordError("UNPROCESSED", f"Bulk job {job_id}: record not processed")
+        yield coerce(_uploaded_columns(row)), RecordOutcome(external_id, False, errors=[error])
+
+
+def _uploaded_columns(row: dict[str, str]) -> dict[str, str]:
+    """The row as uploaded: result columns minus Salesforce's ``sf__`` ones, empty ones dropped."""
+    return {name: value for name, value in row.items() if not name.startswith("sf__") and value != ""}
+
+
+def _download_rows(client: SalesforceClient, path: str) -> Iterator[dict[str, str]]:
+    """A result CSV, downloaded to a spool file (flat memory), then read with the csv module."""
+    response = client.raw("GET", path, stream=True, headers={"Accept": "text/csv"})
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, mode="w+b") as spool:
+        for chunk in response.iter_content(chunk_size=1024 * 1024):
+            spool.write(chunk)
+        response.close()
+        spool.seek(0)
+        yield from _csv_rows(spool)
+
+
+def _csv_rows(binary: IO[bytes]) -> Iterator[dict[str, str]]:
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    try:
+        yield from csv.DictReader(text)
+    finally:
+        text.detach()
+
+
+_BULK_ERROR = re.compile(
+    r"^(?P<code>[A-Z][A-Z0-9_]*):(?P<message>.*?)(?::(?P<fields>[\w,. ]*) --)?\s*$", re.S
+)
+
+
+def parse_bulk_error(text: str) -> RecordError:
+    """``CODE:message:Field1,Field2 --`` (Bulk's ``sf__Error``) as code, message and fields."""
+    match = _BULK_ERROR.match(text.strip())
+    if not match:
+        return RecordError("UNKNOWN", text.strip())
+    fields = tuple(f.strip() for f in (match.group("fields") or "").split(",") if f.strip())
+    message = match.group("message").strip().removesuffix("--").strip().rstrip(":").strip()
+    return RecordError(match.group("code"), message, fields)
+
+
+# ---- retries --------------------------------------------------------------------------------
+
+
+def retry_rejected(client: SalesforceClient, settings: UpsertSettings, rejected: list[Record]) -> Outcomes:
+    """Once more, after a short wait, in smaller sObject Collections batches."""
+    if not rejected:
+        return
+    log.info(
+        "Salesforce: retrying %d rejected records in batches of %d after %.1f s",
+        len(rejected),
+        settings.retry_batch_size,
+        settings.retry_delay_seconds,
+    )
+    client.sleep(settings.retry_delay_seconds)
+    yield from upsert_collections(client, settings, rejected, batch_size=settings.retry_batch_size)

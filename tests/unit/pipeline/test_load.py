@@ -1,0 +1,400 @@
+"""The load stage against the Salesforce emulator: idempotence, modes, linking, faults, budget."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+
+from lesync.emulators.salesforce import SalesforceEmulatorConfig, start_salesforce
+from lesync.pipeline.load import LoadOptions, load_rows
+from lesync.pipeline.staging import read_jsonl_gz, write_jsonl_gz
+from lesync.salesforce import (
+    ApiBudgetExceededError,
+    LinkingSettings,
+    SalesforceConnectionSettings,
+    TranscriptMode,
+    UpsertSettings,
+    build_client,
+)
+
+OBJECT = "Chat_Transcript__c"
+_ids = itertools.count()
+
+
+def short_sleep(seconds: float) -> None:
+    """Bulk polls wait a moment for the emulator's worker; retries and backoff do not wait."""
+    time.sleep(min(seconds, 0.02))
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    config = SalesforceEmulatorConfig(bulk_start_delay_s=0.0)
+    emu = start_salesforce(config, data_dir=tmp_path_factory.mktemp("sf-emulator"))
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def client(emulator):
+    emulator.state.faults.clear()
+    emulator.state.set_api_usage(used=0, max=100_000)
+    info = emulator.connection_info()
+    settings = SalesforceConnectionSettings(
+        client_id=info["client_id"],
+        client_secret=info["client_secret"],
+        token_url=info["token_url"],
+        ca_file=info["ca_file"],
+        backoff_seconds=0,
+    )
+    return build_client(settings, sleep=short_sleep)
+
+
+def conversation_ids(count: int) -> list[str]:
+    prefix = f"t{next(_ids)}-"
+    return [f"{prefix}{i}" for i in range(count)]
+
+
+def row(conversation_id: str, transcript: str = 'Visitor: hi\nAgent: hello, "friend"', **fields) -> dict:
+    return {
+        "conversation_id": conversation_id,
+        "channel": "chat",
+        "status": "closed",
+        "fields": {
+            "LP_Conversation_Id__c": conversation_id,
+            "SDK_API_Type__c": "Chat",
+            "Agent_Name__c": "Ann",
+            "Transcript__c": transcript,
+            **fields,
+        },
+        "transcript_file": {
+            "title": f"Transcript {conversation_id}",
+            "path_on_client": f"{conversation_id}.txt",
+            "content": transcript,
+        },
+        "errors": [],
+    }
+
+
+def stage(tmp_path, rows: list[dict], name: str = "rows.jsonl.gz"):
+    path = tmp_path / name
+    write_jsonl_gz(path, rows)
+    return path
+
+
+def transcripts(emulator, ids: list[str]) -> dict[str, dict]:
+    wanted = set(ids)
+    return {
+        r["LP_Conversation_Id__c"]: r
+        for r in emulator.state.store.records(OBJECT)
+        if r["LP_Conversation_Id__c"] in wanted
+    }
+
+
+def files_on(emulator, record_ids: set[str]) -> list[dict]:
+    return [
+        v
+        for v in emulator.state.store.records("ContentVersion")
+        if v.get("FirstPublishLocationId") in record_ids
+    ]
+
+
+def documents_on(emulator, record_ids: set[str]) -> set[str]:
+    links = emulator.state.store.records("ContentDocumentLink")
+    return {link["ContentDocumentId"] for link in links if link["LinkedEntityId"] in record_ids}
+
+
+def options(**kwargs) -> LoadOptions:
+    upsert = kwargs.pop("upsert", {})
+    return LoadOptions(
+        upsert=UpsertSettings(retry_delay_seconds=0, bulk_poll_seconds=0.01, **upsert), **kwargs
+    )
+
+
+# ---- idempotence and save modes --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [2, 10_000], ids=["bulk", "collections"])
+def test_rerun_creates_no_record_and_no_file_twice(emulator, client, tmp_path, threshold):
+    ids = conversation_ids(5)
+    path = stage(tmp_path, [row(i) for i in ids])
+    opts = options(transcript_mode=TranscriptMode.BOTH, upsert={"bulk_threshold": threshold})
+
+    first = load_rows(client, [path], tmp_path, opts)
+    second = load_rows(client, [path], tmp_path, opts)
+
+    assert (first["created"], first["files_uploaded"], first["failed"]) == (5, 5, 0)
+    assert (second["created"], second["updated"], second["files_uploaded"], second["files_unchanged"]) == (
+        0,
+        5,
+        0,
+        5,
+    )
+    assert first["mode"] == ("bulk" if threshold == 2 else "collections")
+    records = transcripts(emulator, ids)
+    assert len(records) == 5
+    record_ids = {r["Id"] for r in records.values()}
+    assert len(documents_on(emulator, record_ids)) == 5
+
+
+def test_changed_transcript_becomes_a_new_version_of_the_same_file(emulator, client, tmp_path):
+    (cid,) = conversation_ids(1)
+    opts = options(transcript_mode=TranscriptMode.ATTACHMENT)
+    load_rows(client, [stage(tmp_path, [row(cid, "first")], "a.jsonl.gz")], tmp_path, opts)
+    result = load_rows(client, [stage(tmp_path, [row(cid, "first\nand more")], "b.jsonl.gz")], tmp_path, opts)
+    third = load_rows(client, [tmp_path / "b.jsonl.gz"], tmp_path, opts)
+
+    assert result["files_uploaded"] == 1 and third["files_unchanged"] == 1 and third["files_uploaded"] == 0
+    record_id = transcripts(emulator, [cid])[cid]["Id"]
+    assert len(documents_on(emulator, {record_id})) == 1
+    versions = [
+        v for v in emulator.state.store.records("ContentVersion") if v["Title"] == f"Transcript {cid}"
+    ]
+    assert len(versions) == 2
+    assert [v for v in versions if v["IsLatest"]][0]["ContentSize"] == len(b"first\nand more")
+
+
+@pytest.mark.parametrize(
+    ("mode", "field_set", "file_count"),
+    [(TranscriptMode.FIELD, True, 0), (TranscriptMode.ATTACHMENT, False, 1), (TranscriptMode.BOTH, True, 1)],
+)
+def test_save_modes(emulator, client, tmp_path, mode, field_set, file_count):
+    (cid,) = conversation_ids(1)
+    result = load_rows(
+        client, [stage(tmp_path, [row(cid, "line 1\nline 2")])], tmp_path, options(transcript_mode=mode)
+    )
+
+    record = transcripts(emulator, [cid])[cid]
+    assert (record["Transcript__c"] == "line 1\nline 2") is field_set
+    assert len(documents_on(emulator, {record["Id"]})) == file_count == result["files_uploaded"]
+
+
+def test_legacy_attachment_mode_uploads_once(emulator, client, tmp_path):
+    (cid,) = conversation_ids(1)
+    opts = options(transcript_mode=TranscriptMode.ATTACHMENT, files={"kind": "attachment"})
+    path = stage(tmp_path, [row(cid)])
+    first = load_rows(client, [path], tmp_path, opts)
+    second = load_rows(client, [path], tmp_path, opts)
+
+    record_id = transcripts(emulator, [cid])[cid]["Id"]
+    attachments = [a for a in emulator.state.store.records("Attachment") if a["ParentId"] == record_id]
+    assert len(attachments) == 1 and attachments[0]["Name"] == f"{cid}.txt"
+    assert (first["files_uploaded"], second["files_unchanged"]) == (1, 1)
+
+
+def test_empty_values_never_blank_a_field(emulator, client, tmp_path):
+    (cid, other) = conversation_ids(2)
+    load_rows(
+        client,
+        [stage(tmp_path, [row(cid, Skill_Name__c="Billing"), row(other)], "a.jsonl.gz")],
+        tmp_path,
+        options(upsert={"bulk_threshold": 1}),
+    )
+    again = row(cid)
+    again["fields"]["Skill_Name__c"] = ""
+    load_rows(
+        client,
+        [stage(tmp_path, [again, row(other, Skill_Name__c="Sales")], "b.jsonl.gz")],
+        tmp_path,
+        options(upsert={"bulk_threshold": 1}),
+    )
+
+    records = transcripts(emulator, [cid, other])
+    assert records[cid]["Skill_Name__c"] == "Billing" and records[other]["Skill_Name__c"] == "Sales"
+
+
+def test_later_row_of_a_conversation_wins_and_the_earlier_is_skipped(emulator, client, tmp_path):
+    (cid,) = conversation_ids(1)
+    rows = [row(cid, Status__c="Open"), row(cid, Status__c="Closed")]
+    result = load_rows(client, [stage(tmp_path, rows)], tmp_path, options())
+    assert (result["created"], result["skipped"]) == (1, 1)
+    assert transcripts(emulator, [cid])[cid]["Status__c"] == "Closed"
+
+
+# ---- long transcripts and big files ----------------------------------------------------------
+
+
+def test_transcript_over_bulk_cap_goes_through_collections(emulator, client, tmp_path):
+    ids = conversation_ids(4)
+    long_text = "x" * 40_000
+    rows = [row(i) for i in ids[:3]] + [row(ids[3], long_text)]
+    result = load_rows(client, [stage(tmp_path, rows)], tmp_path, options(upsert={"bulk_threshold": 2}))
+
+    assert result["mode"] == "bulk" and result["created"] == 4 and result["failed"] == 0
+    assert transcripts(emulator, ids)[ids[3]]["Transcript__c"] == long_text
+
+
+def test_file_over_cap_is_skipped_while_the_record_syncs(emulator, client, tmp_path):
+    (big, small) = conversation_ids(2)
+    huge = "y" * (5 * 1024 * 1024 + 1)
+    rows = [row(big, "short"), row(small, "short")]
+    rows[0]["transcript_file"]["content"] = huge
+    result = load_rows(
+        client, [stage(tmp_path, rows)], tmp_path, options(transcript_mode=TranscriptMode.ATTACHMENT)
+    )
+
+    records = transcripts(emulator, [big, small])
+    assert set(records) == {big, small} and result["created"] == 2
+    assert (result["files_skipped"], result["files_uploaded"]) == (1, 1)
+    assert not documents_on(emulator, {records[big]["Id"]})
+
+
+# ---- linking ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def people(emulator):
+    store = emulator.state.store
+    tag = next(_ids)
+    account = store.create("Account", {"Name": f"Acme {tag}"}).id
+    contact = store.create(
+        "Contact", {"LastName": "Doe", "Email": f"jane{tag}@acme.example", "AccountId": account}
+    ).id
+    phone_contact = store.create("Contact", {"LastName": "Roe", "Phone": f"+1 555 {tag:04d}"}).id
+    lead = store.create(
+        "Lead", {"LastName": "Poe", "Company": "Poe Inc", "Email": f"poe{tag}@poe.example"}
+    ).id
+    free = store.create("Contact", {"LastName": "Free", "Email": f"free{tag}@gmail.com"}).id
+    return {
+        "tag": tag,
+        "account": account,
+        "contact": contact,
+        "phone_contact": phone_contact,
+        "lead": lead,
+        "free": free,
+    }
+
+
+def test_linking_by_email_then_phone_contact_then_lead_with_block_list(emulator, client, tmp_path, people):
+    tag = people["tag"]
+    ids = conversation_ids(5)
+    rows = [
+        row(ids[0], Visitor_Email__c=f"JANE{tag}@acme.example"),
+        row(ids[1], Visitor_Phone__c=f"+1 555 {tag:04d}"),
+        row(ids[2], Visitor_Email__c=f"poe{tag}@poe.example"),
+        row(ids[3], Visitor_Email__c=f"free{tag}@gmail.com"),
+        row(ids[4], Visitor_Email__c="nobody@nowhere.example"),
+    ]
+    opts = options(linking=LinkingSettings(enabled=True), upsert={"bulk_threshold": 2})
+    emulator.state.calls.reset()
+    result = load_rows(client, [stage(tmp_path, rows)], tmp_path, opts)
+
+    records = transcripts(emulator, ids)
+    assert (records[ids[0]]["Contact__c"], records[ids[0]]["Account__c"]) == (
+        people["contact"],
+        people["account"],
+    )
+    assert records[ids[1]]["Contact__c"] == people["phone_contact"]
+    assert records[ids[2]]["Lead__c"] == people["lead"] and records[ids[2]]["Contact__c"] is None
+    assert records[ids[3]]["Contact__c"] is None  # free-mail domain blocked
+    assert records[ids[4]]["Contact__c"] is None and records[ids[4]]["Lead__c"] is None
+    assert result["linked"] == 3
+    queries = emulator.state.calls.snapshot().get("GET /services/data/v{version}/query", 0)
+    assert queries <= 5  # existing lookups; Contact by email, by phone; Lead by email, by phone
+    assert emulator.state.calls.total() == result["api_calls"] <= 20  # batched, never per record
+
+
+def test_hand_set_lookup_survives_a_rerun(emulator, client, tmp_path, people):
+    (cid,) = conversation_ids(1)
+    path = stage(tmp_path, [row(cid, Visitor_Email__c=f"jane{people['tag']}@acme.example")])
+    opts = options(linking=LinkingSettings(enabled=True))
+    load_rows(client, [path], tmp_path, opts)
+    record = transcripts(emulator, [cid])[cid]
+    emulator.state.store.update(
+        OBJECT, record["Id"], {"Contact__c": people["phone_contact"], "Account__c": None}
+    )
+
+    result = load_rows(client, [path], tmp_path, opts)
+
+    record = transcripts(emulator, [cid])[cid]
+    assert record["Contact__c"] == people["phone_contact"] and record["Account__c"] is None
+    assert result["linked"] == 0 and result["updated"] == 1
+
+
+# ---- failures and faults ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [2, 10_000], ids=["bulk", "collections"])
+def test_partial_failures_are_reported_with_salesforce_messages(emulator, client, tmp_path, threshold):
+    ids = conversation_ids(4)
+    bad_picklist = row(ids[1], SDK_API_Type__c="Carrier Pigeon")
+    too_long = row(ids[2], Agent_Name__c="a" * 300)
+    rejected = row(ids[3])
+    rejected["errors"] = [{"field": "Start_Time__c", "code": "BAD_DATE", "message": "not a date"}]
+    path = stage(tmp_path, [row(ids[0]), bad_picklist, too_long, rejected])
+
+    result = load_rows(client, [path], tmp_path / "run", options(upsert={"bulk_threshold": threshold}))
+
+    assert (result["created"], result["failed"]) == (1, 3)
+    assert set(transcripts(emulator, ids)) == {ids[0]}
+    failures = {f["conversation_id"]: f for f in read_jsonl_gz(result["failed_path"])}
+    assert result["failed_path"].endswith("/run/load/failed-1.jsonl.gz")
+    assert failures[ids[1]]["errors"][0]["code"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert failures[ids[2]]["errors"][0]["code"] == "STRING_TOO_LONG"
+    assert "Agent_Name__c" in failures[ids[2]]["errors"][0]["fields"] + [
+        failures[ids[2]]["errors"][0]["message"]
+    ]
+    assert failures[ids[3]]["stage"] == "transform" and failures[ids[3]]["errors"][0]["code"] == "BAD_DATE"
+    assert all(f["errors"][0]["message"] for f in failures.values())
+
+
+@pytest.mark.parametrize("threshold", [2, 10_000], ids=["bulk", "collections"])
+def test_unable_to_lock_row_is_retried_and_succeeds(emulator, client, tmp_path, threshold):
+    ids = conversation_ids(3)
+    emulator.state.lock_rows([ids[1]], times=1)
+    result = load_rows(
+        client,
+        [stage(tmp_path, [row(i) for i in ids])],
+        tmp_path,
+        options(upsert={"bulk_threshold": threshold}),
+    )
+    assert (result["created"], result["failed"], result["failed_path"]) == (3, 0, None)
+
+
+def test_lock_that_outlasts_the_retry_is_reported(emulator, client, tmp_path):
+    ids = conversation_ids(2)
+    emulator.state.lock_rows([ids[0]], times=5)
+    result = load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options())
+    failures = list(read_jsonl_gz(result["failed_path"]))
+    assert result["failed"] == 1 and failures[0]["errors"][0]["code"] == "UNABLE_TO_LOCK_ROW"
+
+
+def test_failed_bulk_job_rows_are_retried(emulator, client, tmp_path):
+    ids = conversation_ids(3)
+    emulator.state.fail_next_bulk_job()
+    result = load_rows(
+        client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options(upsert={"bulk_threshold": 2})
+    )
+    assert (result["created"], result["failed"]) == (3, 0)
+
+
+def test_expired_session_is_recovered_transparently(emulator, client, tmp_path):
+    ids = conversation_ids(2)
+    load_rows(client, [stage(tmp_path, [row(ids[0])], "a.jsonl.gz")], tmp_path, options())
+    logins = client.session.tokens.logins
+    emulator.state.expire_tokens()
+    result = load_rows(client, [stage(tmp_path, [row(ids[1])], "b.jsonl.gz")], tmp_path, options())
+    assert result["created"] == 1 and client.session.tokens.logins == logins + 1
+
+
+def test_transient_5xx_and_dropped_connection_are_retried(emulator, client, tmp_path):
+    ids = conversation_ids(2)
+    emulator.state.faults.add(path="composite/sobjects", status=503, times=1)
+    emulator.state.faults.add(path="/query", drop=True, times=1)
+    result = load_rows(
+        client,
+        [stage(tmp_path, [row(i) for i in ids])],
+        tmp_path,
+        options(transcript_mode=TranscriptMode.BOTH),
+    )
+    assert (result["created"], result["files_uploaded"], result["failed"]) == (2, 2, 0)
+
+
+def test_budget_reserve_is_respected_before_any_write(emulator, client, tmp_path):
+    ids = conversation_ids(3)
+    emulator.state.set_api_usage(used=89_998, max=100_000)
+    with pytest.raises(ApiBudgetExceededError, match="reserve"):
+        load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options())
+    assert transcripts(emulator, ids) == {}
+    assert emulator.state.limits.used <= 90_000

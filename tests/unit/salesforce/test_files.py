@@ -1,0 +1,89 @@
+"""Files: unchanged by checksum, new versions, size cap, batches by count and bytes."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sf_fakes import BASE
+
+from lesync.salesforce import FileSettings, TranscriptFile, sync_files
+
+
+def item(n: int, data: bytes = b"hello") -> TranscriptFile:
+    return TranscriptFile(f"c{n}", f"a0L{n}", f"Transcript c{n}", f"c{n}.txt", data)
+
+
+def created(request, context):
+    return [{"id": f"068{i}", "success": True, "errors": []} for i, _ in enumerate(request.json()["records"])]
+
+
+def test_same_checksum_is_unchanged_changed_is_a_new_version_absent_is_inserted(http, client):
+    files = [item(1), item(2, b"changed"), item(3)]
+    versions = [
+        {
+            "Id": "0681",
+            "ContentDocumentId": "0691",
+            "Checksum": hashlib.md5(b"hello").hexdigest(),
+            "FirstPublishLocationId": "a0L1",
+            "PathOnClient": "c1.txt",
+            "IsLatest": True,
+        },
+        {
+            "Id": "0682",
+            "ContentDocumentId": "0692",
+            "Checksum": "old",
+            "FirstPublishLocationId": "a0L2",
+            "PathOnClient": "c2.txt",
+            "IsLatest": True,
+        },
+        {
+            "Id": "0689",
+            "ContentDocumentId": "0699",
+            "Checksum": "x",
+            "FirstPublishLocationId": "a0L3",
+            "PathOnClient": "agent-notes.pdf",
+            "Title": "Notes",
+            "IsLatest": True,
+        },
+    ]
+    http.get(f"{BASE}query/", json={"totalSize": 3, "done": True, "records": versions})
+    http.post(f"{BASE}composite/sobjects", json=created)
+
+    outcomes = {o.conversation_id: o.status for o in sync_files(client, FileSettings(), files)}
+
+    assert outcomes == {"c1": "unchanged", "c2": "uploaded", "c3": "uploaded"}
+    sent = http.last_request.json()["records"]
+    assert sent[0]["ContentDocumentId"] == "0692" and "FirstPublishLocationId" not in sent[0]
+    assert sent[1]["FirstPublishLocationId"] == "a0L3" and sent[1]["VersionData"] == "aGVsbG8="
+    assert sum(1 for r in http.request_history if "query" in r.url) == 1
+
+
+def test_latest_version_without_publish_location_is_looked_up_by_document(http, client):
+    first = {
+        "Id": "0681",
+        "ContentDocumentId": "0691",
+        "Checksum": "old",
+        "FirstPublishLocationId": "a0L1",
+        "PathOnClient": "c1.txt",
+        "IsLatest": False,
+    }
+    latest = {"Id": "0682", "ContentDocumentId": "0691", "Checksum": hashlib.md5(b"hello").hexdigest()}
+    http.get(
+        f"{BASE}query/",
+        [{"json": {"done": True, "records": [first]}}, {"json": {"done": True, "records": [latest]}}],
+    )
+    outcomes = sync_files(client, FileSettings(), [item(1)])
+    assert [o.status for o in outcomes] == ["unchanged"]
+
+
+def test_oversized_file_is_skipped_and_batches_split_by_bytes(http, client):
+    http.get(f"{BASE}query/", json={"done": True, "records": []})
+    http.post(f"{BASE}composite/sobjects", json=created)
+    settings = FileSettings(max_file_bytes=1000, max_request_bytes=1500)
+    files = [item(n, b"x" * 600) for n in range(4)] + [item(9, b"x" * 1001)]
+
+    outcomes = sync_files(client, settings, files)
+
+    assert sorted(o.status for o in outcomes) == ["skipped"] + ["uploaded"] * 4
+    posts = [r for r in http.request_history if r.method == "POST" and "composite" in r.url]
+    assert [len(r.json()["records"]) for r in posts] == [1, 1, 1, 1]  # 800 base64 bytes each, 1500 cap

@@ -1,0 +1,123 @@
+"""Upsert mechanics with recorded-style answers: Collections batching, Bulk CSV in and out."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from sf_fakes import BASE
+
+from lesync.salesforce import BulkUpload, UpsertSettings, run_bulk_job, upsert_collections
+from lesync.salesforce.upsert import parse_bulk_error
+
+SETTINGS = UpsertSettings(bulk_poll_seconds=0)
+UPSERT_URL = f"{BASE}composite/sobjects/Chat_Transcript__c/LP_Conversation_Id__c"
+
+
+def records(count: int) -> list[dict]:
+    return [{"LP_Conversation_Id__c": f"c{i}", "Agent_Name__c": f"agent {i}"} for i in range(count)]
+
+
+def echo_results(request, context):
+    sent = request.json()["records"]
+    return [
+        {"id": f"a0L{i:015d}", "success": True, "created": True, "errors": []}
+        if r["Agent_Name__c"] != "agent 3"
+        else {
+            "success": False,
+            "errors": [{"statusCode": "STRING_TOO_LONG", "message": "too long", "fields": ["X"]}],
+        }
+        for i, r in enumerate(sent)
+    ]
+
+
+def test_collections_send_200_a_call_and_read_every_element(http, client):
+    http.patch(UPSERT_URL, json=echo_results)
+    outcomes = list(upsert_collections(client, SETTINGS, records(450)))
+    calls = [r for r in http.request_history if r.method == "PATCH"]
+    assert [len(r.json()["records"]) for r in calls] == [200, 200, 50]
+    assert all(r.json()["allOrNone"] is False for r in calls)
+    assert calls[0].json()["records"][0]["attributes"] == {"type": "Chat_Transcript__c"}
+    failed = [o for _, o in outcomes if not o.success]
+    assert [(o.external_id, o.errors[0].code, o.errors[0].fields) for o in failed] == [
+        ("c3", "STRING_TOO_LONG", ("X",))
+    ]
+    assert len(outcomes) == 450
+
+
+def test_collections_call_failure_marks_its_records_failed_and_retryable(http, client):
+    http.patch(UPSERT_URL, status_code=500, json=[{"errorCode": "UNKNOWN", "message": "boom"}])
+    outcomes = [o for _, o in upsert_collections(client, SETTINGS, records(3))]
+    assert {o.errors[0].code for o in outcomes} == {"HTTP_5XX"}
+    assert all(o.retryable(SETTINGS.retryable_codes) for o in outcomes)
+
+
+def test_bulk_csv_is_rfc4180_with_shared_header_and_results_matched_by_external_id(http, client):
+    header = ["LP_Conversation_Id__c", "Agent_Name__c", "Transcript__c"]
+    upload = BulkUpload(header, "LP_Conversation_Id__c")
+    upload.add({"LP_Conversation_Id__c": "c1", "Transcript__c": 'a, "b"\nline 2'})
+    upload.add({"LP_Conversation_Id__c": "c2", "Agent_Name__c": "Zoë"})
+    jobs = f"{BASE}jobs/ingest"
+    http.post(jobs, json={"id": "750J", "state": "Open"})
+    http.put(f"{jobs}/750J/batches", status_code=201)
+    http.patch(f"{jobs}/750J", json={"state": "UploadComplete"})
+    http.get(f"{jobs}/750J", [{"json": {"state": "InProgress"}}, {"json": {"state": "JobComplete"}}])
+    success = 'sf__Id,sf__Created,LP_Conversation_Id__c,Agent_Name__c,Transcript__c\n"a0L2",false,c2,Zoë,\n'
+    failed = (
+        "sf__Id,sf__Error,LP_Conversation_Id__c,Agent_Name__c,Transcript__c\n"
+        ',"STRING_TOO_LONG:too long:Transcript__c --",c1,,"a, ""b""\nline 2"\n'
+    )
+    http.get(f"{jobs}/750J/successfulResults/", text=success)
+    http.get(f"{jobs}/750J/failedResults/", text=failed)
+    http.get(f"{jobs}/750J/unprocessedrecords/", text="LP_Conversation_Id__c\n")
+
+    outcomes = {o.external_id: (r, o) for r, o in run_bulk_job(client, SETTINGS, upload, dict)}
+
+    uploaded = http.request_history[2]
+    assert uploaded.headers["Content-Type"] == "text/csv"
+    body = uploaded.body.read() if hasattr(uploaded.body, "read") else uploaded.body
+    text = body.decode("utf-8")
+    assert text == 'LP_Conversation_Id__c,Agent_Name__c,Transcript__c\nc1,,"a, ""b""\nline 2"\nc2,Zoë,\n'
+    assert list(csv.reader(io.StringIO(text)))[1] == ["c1", "", 'a, "b"\nline 2']
+    job = json.loads(http.request_history[1].text)
+    assert (job["operation"], job["externalIdFieldName"], job["lineEnding"]) == (
+        "upsert",
+        "LP_Conversation_Id__c",
+        "LF",
+    )
+    assert (
+        outcomes["c2"][1].success and not outcomes["c2"][1].created and outcomes["c2"][1].record_id == "a0L2"
+    )
+    record, failure = outcomes["c1"]
+    assert failure.errors[0].code == "STRING_TOO_LONG" and failure.errors[0].fields == ("Transcript__c",)
+    assert record["Transcript__c"] == 'a, "b"\nline 2'  # kept whole for a retry
+    upload.close()
+
+
+def test_rows_missing_from_every_result_file_are_unprocessed(http, client):
+    upload = BulkUpload(["LP_Conversation_Id__c"], "LP_Conversation_Id__c")
+    upload.add({"LP_Conversation_Id__c": "c9"})
+    jobs = f"{BASE}jobs/ingest"
+    http.post(jobs, json={"id": "750F"})
+    http.put(f"{jobs}/750F/batches", status_code=201)
+    http.patch(f"{jobs}/750F", json={})
+    http.get(f"{jobs}/750F", json={"state": "Failed", "errorMessage": "InvalidBatch"})
+    for kind in ("successfulResults", "failedResults", "unprocessedrecords"):
+        http.get(f"{jobs}/750F/{kind}/", text="")
+    ((record, outcome),) = list(run_bulk_job(client, SETTINGS, upload, dict))
+    assert record == {"LP_Conversation_Id__c": "c9"}
+    assert outcome.errors[0].code == "UNPROCESSED" and "InvalidBatch" in outcome.errors[0].message
+
+
+def test_bulk_error_text_is_split_into_code_message_fields():
+    error = parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --")
+    assert (error.code, error.message, error.fields) == (
+        "REQUIRED_FIELD_MISSING",
+        "Required fields are missing: [Name]",
+        ("Name",),
+    )
+    assert (
+        parse_bulk_error("UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record").code
+        == "UNABLE_TO_LOCK_ROW"
+    )
