@@ -53,7 +53,8 @@ def test_dag_shape(dagbag, kind):
     assert extract.pool == liveperson_pool("demo") and load.pool == salesforce_pool("demo")
     assert extract.retries == 3 and extract.retry_exponential_backoff
     assert dag.get_task("report").retries == 0
-    assert dag.get_task("cleanup").trigger_rule == "all_done"
+    cleanup = dag.get_task("cleanup")
+    assert cleanup.is_teardown and cleanup.trigger_rule == "all_done_setup_success"
 
 
 def test_schedules(dagbag):
