@@ -184,7 +184,55 @@ def _run_demo(args: argparse.Namespace) -> int:
     return demo.main([*argv, "--days", str(args.days), "--seed", str(args.seed)])
 
 
-COMMANDS: tuple[Callable[[Any], None], ...] = (register_preview, register_demo)
+def register_pools(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "pools",
+        help="create the Airflow pools each enabled integration's DAGs use (run once per deployment)",
+        description="Writes the pools to a JSON file and imports it with `airflow pools import`: "
+        "lesync_<name>_liveperson (slots = limits.liveperson_concurrency) bounds concurrent "
+        "LivePerson calls; lesync_<name>_salesforce (1 slot) keeps loads of one integration apart.",
+    )
+    parser.add_argument("--print", action="store_true", help="only print the pools as JSON")
+    parser.set_defaults(handler=_run_pools)
+
+
+def pool_definitions() -> dict[str, dict[str, Any]]:
+    from lesync.config import load_integrations
+    from lesync.factory import liveperson_pool, salesforce_pool
+
+    pools: dict[str, dict[str, Any]] = {}
+    for integration in load_integrations():
+        if not integration.enabled:
+            continue
+        pools[liveperson_pool(integration.name)] = {
+            "slots": integration.limits.liveperson_concurrency,
+            "description": f"lesync {integration.name}: concurrent LivePerson extract tasks",
+            "include_deferred": False,
+        }
+        pools[salesforce_pool(integration.name)] = {
+            "slots": 1,
+            "description": f"lesync {integration.name}: one Salesforce load at a time",
+            "include_deferred": False,
+        }
+    return pools
+
+
+def _run_pools(args: argparse.Namespace) -> int:
+    import subprocess
+    import tempfile
+
+    pools = json.dumps(pool_definitions(), indent=2)
+    if args.print:
+        print(pools)
+        return EXIT_OK
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        handle.write(pools)
+    done = subprocess.run([sys.executable, "-m", "airflow", "pools", "import", handle.name], check=False)
+    Path(handle.name).unlink(missing_ok=True)
+    return done.returncode
+
+
+COMMANDS: tuple[Callable[[Any], None], ...] = (register_preview, register_demo, register_pools)
 
 
 def build_parser() -> argparse.ArgumentParser:

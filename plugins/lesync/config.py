@@ -135,7 +135,7 @@ class StagingSettings(_Settings):
 class Integration(_Settings):
     name: str = Field(description="Unique group name; lowercase letters, digits and _ (used in DAG ids).")
     enabled: bool = Field(True, description="Status toggle: a disabled integration builds no scheduled DAGs.")
-    description: str = ""
+    description: str = Field("", description="Free text for people reading the file.")
     liveperson_conn_id: str = Field("liveperson_default", description="Airflow connection to LivePerson.")
     salesforce_conn_id: str = Field("salesforce_default", description="Airflow connection to Salesforce.")
     channels: tuple[Channel, ...] = Field(
@@ -260,3 +260,30 @@ def _allowed_keys(loc: tuple) -> list[str]:
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
     return sorted(model.model_fields)
+
+
+def settings_table() -> str:
+    """The README's table of integration settings, made from the field declarations above."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+    rows += _table_rows(Integration, "")
+    return "\n".join(rows)
+
+
+def _table_rows(model: type[BaseModel], prefix: str) -> list[str]:
+    rows = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows += _table_rows(annotation, f"{prefix}{name}.")
+            continue
+        default = "required" if info.is_required() else _show_default(info.default)
+        rows.append(f"| `{prefix}{name}` | {default} | {info.description or ''} |")
+    return rows
+
+
+def _show_default(value: object) -> str:
+    if isinstance(value, tuple):
+        if len(value) > 4:
+            return f"{len(value)} free-mail domains"
+        return "`[" + ", ".join(str(v) for v in value) + "]`"
+    return f"`{value}`" if value not in (None, "") else "—"
