@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from lesync.config import FREE_MAIL_DOMAINS
+
 DEFAULT_TOKEN_URL = "https://login.salesforce.com/services/oauth2/token"
 SANDBOX_TOKEN_URL = "https://test.salesforce.com/services/oauth2/token"
 DEFAULT_API_VERSION = "62.0"
@@ -29,35 +31,6 @@ SOQL_IN_CHARS = 90_000
 TRANSCRIPT_OBJECT = "Chat_Transcript__c"
 EXTERNAL_ID_FIELD = "LP_Conversation_Id__c"
 TRANSCRIPT_FIELD = "Transcript__c"
-
-FREE_MAIL_DOMAINS = (
-    "gmail.com",
-    "googlemail.com",
-    "yahoo.com",
-    "yahoo.co.uk",
-    "ymail.com",
-    "hotmail.com",
-    "hotmail.co.uk",
-    "outlook.com",
-    "live.com",
-    "msn.com",
-    "aol.com",
-    "icloud.com",
-    "me.com",
-    "mac.com",
-    "protonmail.com",
-    "proton.me",
-    "gmx.com",
-    "gmx.de",
-    "web.de",
-    "mail.com",
-    "yandex.com",
-    "yandex.ru",
-    "mail.ru",
-    "zoho.com",
-    "qq.com",
-    "163.com",
-)
 
 
 class AuthFlow(StrEnum):
