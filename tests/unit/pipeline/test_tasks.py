@@ -1,0 +1,110 @@
+"""The DAG task functions without Airflow: plan units, the run report's verdict, staging cleanup."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+import pytest
+
+from lesync.config import Integration
+from lesync.pipeline import tasks
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+
+
+def _integration(tmp_path, **changes) -> Integration:
+    base = {
+        "name": "emea",
+        "staging": {"root": str(tmp_path), "retention_days": 7},
+        "limits": {"slice_hours": 24},
+    }
+    return Integration.model_validate({**base, **changes})
+
+
+def test_manual_plan_is_one_unit_per_channel_and_slice(tmp_path):
+    units = tasks.plan(
+        _integration(tmp_path),
+        "manual",
+        {"start": "2026-11-20T00:00:00+00:00", "end": "2026-11-22T12:00:00+00:00"},
+        None,
+        NOW,
+    )
+    assert [(u["channel"], u["slice"]) for u in units] == [
+        ("chat", "000"), ("chat", "001"), ("chat", "002"),
+        ("messaging", "000"), ("messaging", "001"), ("messaging", "002"),
+    ]  # fmt: skip
+    assert units[0]["start"] == "2026-11-20T00:00:00+00:00" and units[2]["end"] == "2026-11-22T12:00:00+00:00"
+
+
+def test_scheduled_plans_use_the_interval_end(tmp_path):
+    (periodic,) = tasks.plan(_integration(tmp_path, channels=["chat"]), "periodic", {}, NOW, NOW)
+    assert (periodic["start"], periodic["end"]) == ("2026-11-24T06:00:00+00:00", "2026-11-24T12:00:00+00:00")
+    daily = tasks.plan(_integration(tmp_path, channels=["chat"]), "daily", {}, NOW, NOW)
+    assert daily[0]["start"] == "2026-11-22T12:00:00+00:00" and len(daily) == 2
+
+
+START, END, LATER = "2026-11-20T00:00:00+00:00", "2026-11-21T00:00:00+00:00", "2026-11-25T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "message"),
+    [
+        ("manual", {"start": START}, "needs both 'start' and 'end'"),
+        ("manual", {"start": START, "end": LATER}, "in the future"),
+        ("manual", {"start": START, "end": END, "channels": ["sms"]}, "unknown channel"),
+        ("conversation", {"conversation_id": " ", "channel": "chat"}, "'conversation_id' is empty"),
+        ("conversation", {"conversation_id": "abc", "channel": "email"}, "'channel' must be 'chat' or"),
+        ("hourly", {}, "unknown sync kind"),
+    ],
+)
+def test_refusals_say_what_to_fix(tmp_path, kind, params, message):
+    with pytest.raises(tasks.SyncRefusedError, match=message):
+        tasks.plan(_integration(tmp_path), kind, params, NOW, NOW)
+
+
+def test_a_channel_the_integration_does_not_sync_is_refused(tmp_path):
+    params = {
+        "start": "2026-11-20T00:00:00+00:00",
+        "end": "2026-11-21T00:00:00+00:00",
+        "channels": ["messaging"],
+    }
+    with pytest.raises(tasks.SyncRefusedError, match="not enabled for integration 'emea'"):
+        tasks.plan(_integration(tmp_path, channels=["chat"]), "manual", params, None, NOW)
+
+
+def test_conversation_plan(tmp_path):
+    params = {"conversation_id": " e-42 ", "channel": "messaging"}
+    assert tasks.plan(_integration(tmp_path), "conversation", params, None, NOW) == [
+        {"channel": "messaging", "conversation_id": "e-42", "slice": "conversation"}
+    ]
+
+
+def test_report_sums_the_stages_and_fails_on_rejections(tmp_path):
+    extracted = [{"records": 10, "calls": 3}, {"records": 5, "calls": 2}]
+    transformed = {"rows": 14, "salesforce_calls": 2}
+    loaded = {"created": 9, "updated": 5, "failed": 0, "api_calls": 8, "files_uploaded": 14}
+    summary = tasks.report(_integration(tmp_path), "manual", extracted, transformed, loaded)
+    assert summary["extracted"] == 15 and summary["conversations"] == 14
+    assert summary["liveperson_calls"] == 5 and summary["salesforce_calls"] == 10
+    with pytest.raises(
+        tasks.RecordsRejectedError, match="2 record\\(s\\) were rejected .* in /x/failed-1.jsonl.gz"
+    ):
+        tasks.report(_integration(tmp_path), "manual", extracted, transformed,
+                     {**loaded, "failed": 2, "failed_path": "/x/failed-1.jsonl.gz"})  # fmt: skip
+
+
+def test_cleanup_removes_only_folders_past_retention(tmp_path):
+    integration = _integration(tmp_path)
+    old = tmp_path / "emea" / "manual__old" / "raw"
+    fresh = tmp_path / "emea" / "manual__fresh" / "raw"
+    for folder in (old, fresh):
+        folder.mkdir(parents=True)
+        (folder / "chat-000-0000.jsonl.gz").write_bytes(b"x")
+    eight_days_ago = time.time() - 8 * 86400
+    for path in (old / "chat-000-0000.jsonl.gz", old, old.parent):
+        os.utime(path, (eight_days_ago, eight_days_ago))
+    assert tasks.cleanup(integration) == ["manual__old"]
+    assert not old.parent.exists() and fresh.exists()
+    assert tasks.cleanup(integration) == []
