@@ -240,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         run = run_dag("lesync__demo__manual", {"start": start, "end": end})
         calls = {"liveperson": liveperson.state.calls.total(), "salesforce": salesforce.state.calls.total()}
+        summary = liveperson.state.summary()
+        print(
+            f"\nLivePerson holds {summary['chat']['total']} chats ({summary['chat']['open']} still in progress: "
+            f"only ended chats are returned) and {summary['messaging']['total']} messaging conversations "
+            f"({summary['messaging']['open']} open: synced as Open, again once closed)."
+        )
         print_report(landed(salesforce), str(run.state), calls, work / "staging")
         query = "select LP_Conversation_Id__c, SDK_API_Type__c, Agent_Name__c from Chat_Transcript__c limit 5"
         print(f"\nLook at the org yourself: sqlite3 {salesforce.db_path} '{query}'")
