@@ -242,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         calls = {"liveperson": liveperson.state.calls.total(), "salesforce": salesforce.state.calls.total()}
         summary = liveperson.state.summary()
         print(
-            f"\nLivePerson holds {summary['chat']['total']} chats ({summary['chat']['open']} still in progress: "
-            f"only ended chats are returned) and {summary['messaging']['total']} messaging conversations "
+            f"\nLivePerson holds {summary['chat']['total']} chats ({summary['chat']['open']} still in "
+            f"progress: only ended chats are returned) and {summary['messaging']['total']} messaging conversations "
             f"({summary['messaging']['open']} open: synced as Open, again once closed)."
         )
         print_report(landed(salesforce), str(run.state), calls, work / "staging")
