@@ -240,11 +240,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         run = run_dag("lesync__demo__manual", {"start": start, "end": end})
         calls = {"liveperson": liveperson.state.calls.total(), "salesforce": salesforce.state.calls.total()}
-        summary = liveperson.state.summary()
+        chat, messaging = (liveperson.state.summary()[c] for c in ("chat", "messaging"))
         print(
-            f"\nLivePerson holds {summary['chat']['total']} chats ({summary['chat']['open']} still in "
-            f"progress: only ended chats are returned) and {summary['messaging']['total']} messaging conversations "
-            f"({summary['messaging']['open']} open: synced as Open, again once closed)."
+            f"\nLivePerson holds {chat['total']} chats ({chat['open']} still in progress: only ended chats "
+            f"are returned) and {messaging['total']} messaging conversations ({messaging['open']} open: "
+            "synced as Open, again once closed)."
         )
         print_report(landed(salesforce), str(run.state), calls, work / "staging")
         query = "select LP_Conversation_Id__c, SDK_API_Type__c, Agent_Name__c from Chat_Transcript__c limit 5"
