@@ -11,6 +11,8 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
+from lesync.pipeline.windows import split_window
+
 PERIODIC_EVERY_HOURS = 3
 PERIODIC_LOOKBACK = dt.timedelta(hours=6)
 DAILY_LOOKBACK = dt.timedelta(hours=48)
@@ -104,11 +106,5 @@ def slices(window: Window, hours: int) -> list[Window]:
     """
     if hours < 1:
         raise WindowError("slice length must be at least one hour")
-    step = dt.timedelta(hours=hours)
-    cuts: list[Window] = []
-    start = window.start
-    while start < window.end:
-        end = min(start + step, window.end)
-        cuts.append(Window(start, end))
-        start = end
-    return cuts
+    pieces = split_window(window.start, window.end, dt.timedelta(hours=hours))
+    return [Window(piece.start, piece.end) for piece in pieces]

@@ -57,16 +57,6 @@ def split_window(start: datetime, end: datetime, longest: timedelta) -> list[Win
     return list(_cut(window, longest))
 
 
-def slices(
-    start: datetime, end: datetime, *, hours: float | None = None, days: float | None = None
-) -> list[Window]:
-    """Slices of at most ``hours`` or ``days`` each: one mapped task instance per slice."""
-    if (hours is None) == (days is None):
-        raise ValueError("give exactly one of hours or days")
-    longest = timedelta(hours=hours) if hours is not None else timedelta(days=days or 0)
-    return split_window(start, end, longest)
-
-
 def max_interval(channel: str) -> timedelta:
     """Longest search interval LivePerson accepts for ``chat`` or ``messaging``."""
     try:

@@ -14,7 +14,6 @@ from lesync.pipeline.windows import (
     max_interval,
     round_down,
     round_up,
-    slices,
     split_window,
     to_epoch_ms,
     validate_window,
@@ -23,17 +22,15 @@ from lesync.pipeline.windows import (
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def test_slices_cover_the_window_without_gaps_or_overlaps():
-    got = slices(T0, T0 + timedelta(days=2, hours=3), hours=12)
+def test_split_window_covers_the_window_without_gaps_or_overlaps():
+    got = split_window(T0, T0 + timedelta(days=2, hours=3), timedelta(hours=12))
     assert [w.end - w.start for w in got] == [timedelta(hours=12)] * 4 + [timedelta(hours=3)]
     assert got[0].start == T0 and got[-1].end == T0 + timedelta(days=2, hours=3)
     assert all(a.end == b.start for a, b in zip(got, got[1:], strict=False))
 
 
-def test_slices_by_days_and_argument_checks():
-    assert len(slices(T0, T0 + timedelta(days=30), days=1)) == 30
-    with pytest.raises(ValueError, match="exactly one"):
-        slices(T0, T0 + timedelta(days=1))
+def test_split_window_by_days_and_argument_checks():
+    assert len(split_window(T0, T0 + timedelta(days=30), timedelta(days=1))) == 30
     with pytest.raises(ValueError, match="positive"):
         split_window(T0, T0 + timedelta(days=1), timedelta(0))
 
