@@ -23,6 +23,7 @@ from lesync.pipeline.plan import (
     slices,
 )
 from lesync.pipeline.staging import as_path, default_root, run_folder
+from lesync.pipeline.windows import ensure_aware
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ def plan(
     now: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The units of extract work for one run: one per channel and slice, or the one conversation."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = ensure_aware(now or dt.datetime.now(dt.UTC), "now")
+    interval_end = ensure_aware(interval_end, "data interval end") if interval_end else None
     if kind == "conversation":
         return [_conversation_unit(params)]
     channels = _channels(integration, params)

@@ -38,7 +38,10 @@ def ensure_aware(moment: datetime, name: str = "datetime") -> datetime:
         raise TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} {moment.isoformat()} has no time zone; pass an aware datetime")
-    return moment.astimezone(UTC)
+    utc = moment.astimezone(UTC)
+    # A plain datetime, whatever came in: Airflow hands out pendulum DateTimes, which lose
+    # their tzinfo in arithmetic once it is datetime.UTC (pendulum 3).
+    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, UTC)
 
 
 def validate_window(start: datetime, end: datetime) -> Window:

@@ -38,6 +38,17 @@ def test_manual_plan_is_one_unit_per_channel_and_slice(tmp_path):
     assert units[0]["start"] == "2026-11-20T00:00:00+00:00" and units[2]["end"] == "2026-11-22T12:00:00+00:00"
 
 
+def test_plan_takes_airflows_pendulum_datetimes(tmp_path):
+    import pendulum
+
+    end = pendulum.datetime(2026, 11, 24, 12, tz="UTC")
+    units = tasks.plan(_integration(tmp_path, channels=["chat"]), "daily", {}, end, pendulum.now("UTC"))
+    assert [(u["start"], u["end"]) for u in units] == [
+        ("2026-11-22T12:00:00+00:00", "2026-11-23T12:00:00+00:00"),
+        ("2026-11-23T12:00:00+00:00", "2026-11-24T12:00:00+00:00"),
+    ]
+
+
 def test_scheduled_plans_use_the_interval_end(tmp_path):
     (periodic,) = tasks.plan(_integration(tmp_path, channels=["chat"]), "periodic", {}, NOW, NOW)
     assert (periodic["start"], periodic["end"]) == ("2026-11-24T06:00:00+00:00", "2026-11-24T12:00:00+00:00")
