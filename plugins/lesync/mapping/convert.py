@@ -114,12 +114,18 @@ def _from_number(number: float) -> tuple[int, int] | None:
     return int(number), int(round((number - int(number)) * 1000)) % 1000
 
 
-def to_datetime(value: Any) -> str:
-    """Salesforce ISO-8601 in UTC, ``2017-02-01T17:11:59.916Z``."""
+def to_datetime(value: Any) -> str | None:
+    """Salesforce ISO-8601 in UTC, ``2017-02-01T17:11:59.916Z``; None for "no time yet".
+
+    LivePerson marks a time that has not happened (an open conversation's end) as ``-1`` (or
+    0): that is no value, not a moment in 1969, and must never reach Salesforce.
+    """
     instant = parse_instant(value)
     if instant is None:
         raise ConversionError("INVALID_DATE_TIME", f"not a date/time: {_preview(value)}")
     seconds, millis = instant
+    if seconds * 1000 + millis <= 0:
+        return None
     try:
         moment = datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
@@ -127,14 +133,15 @@ def to_datetime(value: Any) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
 
 
-def to_date(value: Any) -> str:
+def to_date(value: Any) -> str | None:
     """``YYYY-MM-DD``; also LivePerson's ``{"year", "month", "day"}`` SDE dates."""
     if type(value) is dict and {"year", "month", "day"} <= value.keys():
         try:
             return datetime(int(value["year"]), int(value["month"]), int(value["day"])).strftime("%Y-%m-%d")
         except (TypeError, ValueError):
             raise ConversionError("INVALID_DATE", f"not a date: {_preview(value)}") from None
-    return to_datetime(value)[:10]
+    moment = to_datetime(value)
+    return moment[:10] if moment else None
 
 
 def format_transcript_time(value: Any) -> str | None:

@@ -239,7 +239,7 @@ def _fit_boolean(value: Any, meta: FieldMeta) -> bool:
     return to_boolean(value)
 
 
-def _fit_datetime(value: Any, meta: FieldMeta) -> str:
+def _fit_datetime(value: Any, meta: FieldMeta) -> str | None:
     if type(value) is str and _ISO_UTC.match(value):
         return value  # already converted
     return to_datetime(value)

@@ -194,3 +194,24 @@ def test_emulator_describe_drives_limits_not_constants():
     longer = org({"Agent_Name__c": {"type": "string", "length": 20}})
     value = transform_record(messaging(), "messaging", mapping, longer).fields["Agent_Name__c"]
     assert value == "michal@lp.com"
+
+
+def test_liveperson_no_time_markers_are_no_value():
+    # An open messaging conversation has endTimeL -1: no end yet, never 1969-12-31.
+    assert to_datetime(-1) is None and to_datetime(0) is None and to_datetime("-1") is None
+    assert to_date(-1) is None
+    assert to_datetime(1) == "1970-01-01T00:00:01.000Z"  # small numbers are epoch seconds
+
+
+def test_open_conversation_gets_no_end_time():
+    from pathlib import Path
+
+    from lesync.mapping import fields_meta_from_schema, load_mapping, transform_record
+
+    mapping = load_mapping(Path(__file__).resolve().parents[3] / "include/mappings/chat_transcript.yaml")
+    record = {"info": {"conversationId": "c-1", "status": "OPEN", "startTimeL": 1795000000000, "endTimeL": -1,
+                       "endTime": "undefined"}}  # fmt: skip
+    row = transform_record(record, "messaging", mapping, fields_meta_from_schema()).to_dict()
+    assert row["errors"] == []
+    assert "End_Time__c" not in row["fields"] and row["fields"]["Start_Time__c"].startswith("2026-")
+    assert row["fields"]["Status__c"] == "Open"
