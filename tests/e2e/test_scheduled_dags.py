@@ -42,24 +42,31 @@ def test_periodic_syncs_the_last_six_hours(org):
 
 
 def test_open_conversation_is_synced_again_once_it_closes(org):
-    open_ids = [i for i in _open_messaging(org) if i in _by_id(org)]
-    assert open_ids, "the seeded data has open messaging conversations inside the periodic window"
-    assert {_by_id(org)[i]["Status__c"] for i in open_ids} == {"Open"}
-    store, now_ms = org.liveperson.state.store, org.liveperson.state.clock.now()
-    first_close = min(store.find("messaging", i).end_ms for i in open_ids)
-    step = (first_close - now_ms) / 1000 + 60  # the next periodic run after it closed
-    org.liveperson.state.clock.advance(step)
+    state = org.liveperson.state
+    store, now_ms = state.store, state.clock.now()
+    index = store.indexes["messaging"]
+    still_open = [store.entry("messaging", o) for o in range(len(index))]
+    still_open = [e for e in still_open if not e.is_closed(now_ms)]
+    assert still_open, "the seed gives open messaging conversations"
+    entry = max(still_open, key=lambda e: e.last_activity_ms)
+    # A periodic run whose 6 hours end just after the conversation's last message: it is synced open.
+    first_end = min(dt.datetime.fromtimestamp(entry.last_activity_ms / 1000 + 3600, dt.UTC), org.now)
+    run = org.run("lesync__demo__periodic", logical_date=first_end)
+    assert str(run.state) == "success", org.states(run)
+    assert _by_id(org)[entry.conversation_id]["Status__c"] == "Open"
+    assert not _by_id(org)[entry.conversation_id].get("End_Time__c")
+    # It closes later; the next periodic run after that brings it again, closed.
+    step = (entry.end_ms - now_ms) / 1000 + 60
+    state.clock.advance(step)
     try:
-        closed_now = [i for i in open_ids if i not in _open_messaging(org)]
-        assert closed_now
+        assert entry.is_closed(state.clock.now())
         run = org.run("lesync__demo__periodic", logical_date=org.now)
         assert str(run.state) == "success", org.states(run)
-        after = _by_id(org)
-        assert {after[i]["Status__c"] for i in closed_now} == {"Closed"}
-        assert all(after[i].get("End_Time__c") for i in closed_now)
-        assert max(org.ids().values()) == 1
+        record = _by_id(org)[entry.conversation_id]
+        assert record["Status__c"] == "Closed" and record["End_Time__c"]
+        assert org.ids()[entry.conversation_id] == 1
     finally:
-        org.liveperson.state.clock.advance(-step)
+        state.clock.advance(-step)
 
 
 def test_daily_completes_what_periodic_runs_missed(org):
