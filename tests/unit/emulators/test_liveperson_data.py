@@ -141,3 +141,48 @@ def test_faults_over_http(lp_api, lp_emulator, lp_session):
         pass
     calls = lp_session.get(f"{lp_emulator.url}/_emulator/calls").json()["by_endpoint"]
     assert calls["POST /interaction_history/api/account/{account_id}/interactions/search"] >= 4
+
+
+def test_fast_paths_match_the_stdlib_they_replace():
+    """SeededRandom draws what random.Random draws; lp_time spells what strftime spells."""
+    import datetime as dt
+    import random
+
+    from lesync.emulators.liveperson.content import lp_time
+    from lesync.emulators.liveperson.seeded import SeededRandom
+
+    for seed in range(300):
+        ours, stdlib = SeededRandom(seed), random.Random(seed)
+        for _ in range(20):
+            assert ours.choice("abcdefg"[: 1 + seed % 7]) == stdlib.choice("abcdefg"[: 1 + seed % 7])
+            assert ours.randint(-100, 100 + seed) == stdlib.randint(-100, 100 + seed)
+            assert ours.randrange(1, 3 + seed) == stdlib.randrange(1, 3 + seed)
+            assert ours.sample(range(30), 3) == stdlib.sample(range(30), 3)
+    draws = random.Random(1)
+    samples = [draws.randrange(4_102_444_800_000) for _ in range(3000)]
+    for ms in [0, 999, 86_399_999, 86_400_000, NOW_MS, *samples]:
+        moment = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+        assert lp_time(ms) == moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}+0000"
+
+
+def test_http_pages_are_the_json_of_the_page_dicts_and_cached():
+    """The HTTP path serialises record by record through the cache; the bytes must equal the
+    compact json.dumps of the in-process page, first time and from the cache alike."""
+    from lesync.emulators.liveperson.app import chat_search_json, messaging_search_json
+
+    state = LivePersonState(LivePersonEmulatorConfig(conversations=400, now_ms=NOW_MS, partial_share=0.2))
+    body = {"start": {"from": NOW_MS - 3 * 86_400_000, "to": NOW_MS}}
+    chat_path = "interaction_history/api/account/{account_id}/interactions/search"
+    msg_path = "messaging_history/api/account/{account_id}/conversations/search"
+    for path, as_dict, as_json, query in (
+        (chat_path, chat_search_page, chat_search_json, {}),
+        (msg_path, messaging_search_page, messaging_search_json, {"v": "2"}),
+    ):
+        params = {"offset": "100", "limit": "100", "source": "t", **query}
+        page = as_dict(state, _signed_call(state, path, body, **params))
+        expected = json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
+        first = as_json(state, _signed_call(state, path, body, **params))
+        hits = state.record_cache.hits
+        again = as_json(state, _signed_call(state, path, body, **params))
+        assert first == again == expected
+        assert state.record_cache.hits == hits + 100

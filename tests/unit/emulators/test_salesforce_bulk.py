@@ -203,3 +203,32 @@ def test_results_before_completion_are_refused(sf_api):
     job = sf_api("POST", "/jobs/ingest", json={"object": CT, "operation": "insert"}).json()
     response = sf_api("GET", f"/jobs/ingest/{job['id']}/successfulResults/")
     assert response.status_code == 400 and response.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+
+
+def test_uploads_and_results_live_on_disk_not_in_memory(sf_api, sf_emulator):
+    """The upload is streamed to a file and dropped once processed; results are streamed back with
+    their exact length, and deleting the job deletes its files."""
+    job = sf_api(
+        "POST", "/jobs/ingest", json={"object": CT, "operation": "upsert", "externalIdFieldName": EXT}
+    ).json()
+    rows = "".join(f'disk-{n},"line ""{n}""\nnext"\n' for n in range(250))
+    put = sf_api("PUT", f"/jobs/ingest/{job['id']}/batches", data=f"{EXT},Transcript__c\n{rows}".encode())
+    assert put.status_code == 201
+    state_job = sf_emulator.state.bulk.get(job["id"])
+    assert state_job.upload.is_file()
+    sf_api("PATCH", f"/jobs/ingest/{job['id']}", json={"state": "UploadComplete"})
+    deadline = time.monotonic() + 20
+    while sf_api("GET", f"/jobs/ingest/{job['id']}").json()["state"] != "JobComplete":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert not state_job.upload.exists()
+    response = sf_api("GET", f"/jobs/ingest/{job['id']}/successfulResults/")
+    assert int(response.headers["content-length"]) == len(response.content)
+    got = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    assert sorted(r[EXT] for r in got) == sorted(f"disk-{n}" for n in range(250))
+    assert [r[EXT] for r in got] != [f"disk-{n}" for n in range(250)], "results come back shuffled"
+    assert all(r["Transcript__c"] == f'line "{r[EXT][5:]}"\nnext' for r in got)
+    result_file, _ = state_job.results["successfulResults"].snapshot()
+    assert result_file.is_file()
+    assert sf_api("DELETE", f"/jobs/ingest/{job['id']}").status_code == 204
+    assert not result_file.exists()

@@ -20,6 +20,7 @@ from lesync.emulators.liveperson.content import (
     lp_time,
 )
 from lesync.emulators.liveperson.sdes import sde_events
+from lesync.emulators.liveperson.seeded import SeededRandom
 from lesync.emulators.liveperson.store import Entry
 
 SURVEY_META = {
@@ -31,7 +32,7 @@ SURVEY_META = {
 
 def chat_record(entry: Entry, account_id: str, whole: bool = True) -> dict[str, Any]:
     """The full record; ``whole=False`` gives what a search returns for a partial record."""
-    rnd = random.Random(entry.seed)
+    rnd = SeededRandom(entry.seed)
     consumer = people.person(rnd)
     agents = _agents_in_order(rnd, entry)
     lines = _transcript(rnd, entry, agents, consumer)

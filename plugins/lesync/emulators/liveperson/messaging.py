@@ -25,6 +25,7 @@ from lesync.emulators.liveperson.content import (
     lp_time,
 )
 from lesync.emulators.liveperson.sdes import latest_per_container, sde_events
+from lesync.emulators.liveperson.seeded import SeededRandom
 from lesync.emulators.liveperson.store import Entry
 
 # contentToRetrieve value -> record keys it brings back (``info`` always comes back).
@@ -93,7 +94,7 @@ def _make_partial(record: dict[str, Any]) -> None:
 
 
 def _full_record(entry: Entry, account_id: str, now_ms: int) -> dict[str, Any]:
-    rnd = random.Random(entry.seed)
+    rnd = SeededRandom(entry.seed)
     consumer = people.person(rnd)
     consumer_pid = _uuid(rnd)
     agents, skills = _handling(rnd, entry)

@@ -59,8 +59,11 @@ def text_for(rnd: random.Random, visitor: bool, long: bool) -> str:
     if not long:
         return rnd.choice(pool)
     parts: list[str] = []
-    while sum(len(p) + 1 for p in parts) < LONG_LINE_CHARS:
-        parts.append(rnd.choice(pool))
+    length = 0  # sum(len(p) + 1 for p in parts), kept as a running total
+    while length < LONG_LINE_CHARS:
+        part = rnd.choice(pool)
+        parts.append(part)
+        length += len(part) + 1
     return " ".join(parts)
 
 

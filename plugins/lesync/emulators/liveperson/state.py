@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lesync.emulators.control import CallCounter, FaultPlan
+from lesync.emulators.liveperson.cache import RecordCache
 from lesync.emulators.liveperson.config import LivePersonEmulatorConfig
 from lesync.emulators.liveperson.oauth import Authenticator
 from lesync.emulators.liveperson.store import CHAT, DAY_MS, MESSAGING, MINUTE_MS, ConversationStore
@@ -57,6 +58,7 @@ class LivePersonState:
             self.config.seed, self.config.account_id, self.config.partial_share, self.config.open_share
         )
         self.auth = Authenticator(self.config, self.clock.now)
+        self.record_cache = RecordCache()  # serialised records served over HTTP
         self.faults = FaultPlan()
         self.calls = CallCounter()
         self.public_domain: str | None = None  # host:port the Domain API hands out

@@ -3,17 +3,27 @@
 Rows are written in chunks of ``bulk_chunk_size`` (one transaction each, like Salesforce's
 internal 10,000-record chunks). Result rows come back shuffled (deterministically per job):
 Salesforce does not keep input order, so clients must match rows by id or external id.
+
+Uploads (up to 150 MB each) and results live in files under the data directory, not in memory:
+the upload is streamed to disk, parsed a chunk at a time, and each result row is written out as
+CSV when it is known; a results call streams the rows back in the job's shuffled order.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import itertools
+import os
 import random
+import shutil
+import tempfile
 import threading
 import time
+import weakref
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SalesforceApiError, bulk_error_text, error, not_found
@@ -30,8 +40,121 @@ NULL_MARKER = "#N/A"
 INJECTED_FAILURE = "UNKNOWN_EXCEPTION : An unexpected error occurred. (injected by the emulator)"
 
 
+RESULT_HEADS = {
+    "successfulResults": ["sf__Id", "sf__Created"],
+    "failedResults": ["sf__Id", "sf__Error"],
+    "unprocessedrecords": [],
+}
+STREAM_BLOCK = 1 << 20
+
+
 class JobFailedError(Exception):
     """The whole job fails (bad header, injected fault): state Failed with this message."""
+
+
+class _Line:
+    """A file-like sink that keeps what ``csv.writer`` writes for one row."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+    def take(self) -> bytes:
+        data = "".join(self.parts).encode("utf-8")
+        self.parts.clear()
+        return data
+
+
+class CsvRowWriter:
+    """Rows as Bulk API result CSV (every value quoted, the job's line ending), one at a time."""
+
+    def __init__(self, line_ending: str):
+        self._line = _Line()
+        terminator = "\r\n" if line_ending == "CRLF" else "\n"
+        self._writer = csv.writer(self._line, lineterminator=terminator, quoting=csv.QUOTE_ALL)
+
+    def encode(self, row: Iterable[str]) -> bytes:
+        self._writer.writerow(row)
+        return self._line.take()
+
+
+class ResultFile:
+    """One kind of result rows of a job, CSV-encoded in a file, with the offset of every row."""
+
+    def __init__(self, directory: Path, line_ending: str):
+        self._directory = directory
+        self._encoder = CsvRowWriter(line_ending)
+        self._offsets = array("q", [0])
+        self._path: Path | None = None
+        self._file: Any = None
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def append(self, row: list[str]) -> None:
+        data = self._encoder.encode(row)
+        with self._lock:
+            if self._file is None:
+                handle, name = tempfile.mkstemp(suffix=".csv", dir=self._directory)
+                self._path, self._file = Path(name), os.fdopen(handle, "wb")
+            self._file.write(data)
+            self._offsets.append(self._offsets[-1] + len(data))
+
+    def extend(self, rows: Iterable[list[str]]) -> None:
+        for row in rows:
+            self.append(row)
+
+    def snapshot(self) -> tuple[Path | None, array]:
+        """The file and row offsets as of now (rows appended later are not included)."""
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
+            return self._path, array("q", self._offsets)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def remove(self) -> None:
+        self.close()
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+
+
+def _shuffled_rows(path: Path | None, offsets: array, order: list[int]) -> Iterator[bytes]:
+    """The rows at ``order`` (indexes into ``offsets``), in blocks of about STREAM_BLOCK bytes."""
+    if not order:
+        return
+    with open(path, "rb") as file:
+        fd = file.fileno()
+        block: list[bytes] = []
+        size = 0
+        for index in order:
+            start = offsets[index]
+            row = os.pread(fd, offsets[index + 1] - start, start)
+            block.append(row)
+            size += len(row)
+            if size >= STREAM_BLOCK:
+                yield b"".join(block)
+                block, size = [], 0
+        if block:
+            yield b"".join(block)
+
+
+@dataclass
+class ResultStream:
+    """A results CSV ready to send: its length, then its bytes in blocks."""
+
+    length: int
+    blocks: Iterator[bytes]
+
+    def read(self) -> bytes:
+        return b"".join(self.blocks)
 
 
 @dataclass
@@ -45,7 +168,7 @@ class IngestJob:
     api_version: str
     created_date: str = field(default_factory=now_text)
     state: str = "Open"
-    upload: bytes | None = None
+    upload: Path | None = None  # the uploaded CSV on disk (removed once processed)
     processed: int = 0
     failed: int = 0
     error_message: str | None = None
@@ -54,9 +177,7 @@ class IngestJob:
     started: float = 0.0
     finished: float = 0.0
     header: list[str] = field(default_factory=list)
-    successes: list[list[str]] = field(default_factory=list)
-    failures: list[list[str]] = field(default_factory=list)
-    unprocessed: list[list[str]] = field(default_factory=list)
+    results: dict[str, ResultFile] = field(default_factory=dict)  # by kind, once processing starts
 
     def info(self, reported_state: str | None = None) -> dict[str, Any]:
         state = reported_state or self.state
@@ -98,6 +219,8 @@ class BulkJobs:
         self._lock = threading.Lock()
         self._fail_next: str | None = None
         self.jobs_created = 0
+        self.files_dir = Path(tempfile.mkdtemp(prefix="bulk-", dir=state.data_dir))
+        weakref.finalize(self, shutil.rmtree, self.files_dir, ignore_errors=True)
 
     def fail_next(self, message: str | None = None) -> None:
         with self._lock:
@@ -159,15 +282,32 @@ class BulkJobs:
             jobs = list(self.jobs.values())
         return {"done": True, "records": [j.info() for j in jobs], "nextRecordsUrl": None}
 
-    def upload(self, job_id: str, data: bytes) -> None:
-        job = self.get(job_id)
-        if job.state != "Open":
-            raise _invalid_state(f"Job {job_id} is not open for data upload (state {job.state})")
-        if job.upload is not None:
-            raise _invalid_state("You can upload data only once per job; create another job")
-        if not data:
-            raise SalesforceApiError.of(400, "INVALIDJOBSTATE", "No content in the request body")
-        job.upload = data
+    def new_upload_file(self) -> Path:
+        """A fresh file to stream a request body into; hand it to ``upload`` (or delete it)."""
+        handle, name = tempfile.mkstemp(suffix=".upload.csv", dir=self.files_dir)
+        os.close(handle)
+        return Path(name)
+
+    def upload(self, job_id: str, data: bytes | Path) -> None:
+        """Take a job's CSV: bytes, or a file from ``new_upload_file`` (which then belongs to the
+        job, or is deleted when the upload is refused)."""
+        path = data if isinstance(data, Path) else None
+        try:
+            job = self.get(job_id)
+            if job.state != "Open":
+                raise _invalid_state(f"Job {job_id} is not open for data upload (state {job.state})")
+            if job.upload is not None:
+                raise _invalid_state("You can upload data only once per job; create another job")
+            if not (path.stat().st_size if path is not None else data):
+                raise SalesforceApiError.of(400, "INVALIDJOBSTATE", "No content in the request body")
+            if path is None:
+                path = self.new_upload_file()
+                path.write_bytes(data)
+            job.upload = path
+        except BaseException:
+            if path is not None and isinstance(data, Path):
+                path.unlink(missing_ok=True)
+            raise
 
     def set_state(self, job_id: str, new_state: str | None) -> dict[str, Any]:
         job = self.get(job_id)
@@ -192,35 +332,46 @@ class BulkJobs:
             raise _invalid_state(f"Job {job_id} cannot be deleted in state {job.state}")
         with self._lock:
             del self.jobs[job_id]
+        _remove_files(job)
 
     def results(self, job_id: str, kind: str) -> str:
+        """The results CSV as text (see ``result_stream`` for the bytes without building them)."""
+        return self.result_stream(job_id, kind).read().decode("utf-8")
+
+    def result_stream(self, job_id: str, kind: str) -> ResultStream:
+        """A results CSV: header, then the rows shuffled by ``random.Random(job id)``."""
         job = self.get(job_id)
         if job.state not in ("JobComplete", "Failed", "Aborted"):
             raise _invalid_state(f"Job {job_id} is not complete (state {job.state})")
-        heads = {
-            "successfulResults": ["sf__Id", "sf__Created"],
-            "failedResults": ["sf__Id", "sf__Error"],
-            "unprocessedrecords": [],
-        }
-        rows = {"successfulResults": job.successes, "failedResults": job.failures}.get(kind, job.unprocessed)
-        return _to_csv([*heads[kind], *job.header], rows, job)
+        if kind not in RESULT_HEADS:
+            kind = "unprocessedrecords"
+        head = CsvRowWriter(job.line_ending).encode([*RESULT_HEADS[kind], *job.header])
+        result = job.results.get(kind)
+        path, offsets = result.snapshot() if result is not None else (None, array("q", [0]))
+        order = list(range(len(offsets) - 1))
+        random.Random(job.id).shuffle(order)
+        blocks = itertools.chain([head], _shuffled_rows(path, offsets, order))
+        return ResultStream(len(head) + offsets[-1], blocks)
 
     # -- processing -------------------------------------------------------------------------
 
     def _run(self, job: IngestJob) -> None:
         time.sleep(self.state.config.bulk_start_delay_s)
         if job.state == "Aborted":
+            if job.upload is not None:
+                job.upload.unlink(missing_ok=True)
             return
         job.state = "InProgress"
         job.started = time.time()
+        job.results = {kind: ResultFile(self.files_dir, job.line_ending) for kind in RESULT_HEADS}
         try:
-            header, rows = self._parse(job)
+            header = self._parse(job)
             job.header = header
             if job.fail_injected:
-                job.unprocessed = rows
+                job.results["unprocessedrecords"].extend(self._data_rows(job))
                 raise JobFailedError(job.fail_injected)
             self._check_header(job, header)
-            self._process(job, header, rows)
+            self._process(job, header, self._data_rows(job))
             if job.state == "InProgress":
                 job.state = "JobComplete"
         except JobFailedError as failure:
@@ -229,15 +380,40 @@ class BulkJobs:
         except Exception as exc:  # noqa: BLE001 - an emulator bug must still end the job
             job.error_message = f"UNKNOWN_EXCEPTION : {exc}"
             job.state = "Failed"
+        finally:
+            for result in job.results.values():
+                result.close()
+            if job.upload is not None:
+                job.upload.unlink(missing_ok=True)  # job.upload stays set: one upload per job
         job.finished = time.time()
 
-    def _parse(self, job: IngestJob) -> tuple[list[str], list[list[str]]]:
-        text = (job.upload or b"").decode("utf-8-sig", errors="replace")
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=DELIMITERS[job.column_delimiter])
-        rows = [row for row in reader if row]
-        if not rows:
+    def _parse(self, job: IngestJob) -> list[str]:
+        """The header; reads the whole upload once first, so a malformed CSV fails the job before
+        any row is written (as when it was parsed in one go)."""
+        rows = self._rows(job)
+        try:
+            header = next(rows, None)
+            for _ in rows:
+                pass
+        finally:
+            rows.close()
+        if header is None:
             raise JobFailedError("InvalidBatch : No data in the uploaded file")
-        return rows[0], rows[1:]
+        return header
+
+    def _rows(self, job: IngestJob) -> Iterator[list[str]]:
+        """The upload's non-empty rows, header first, read from disk as they are needed."""
+        if job.upload is None:
+            return
+        with open(job.upload, encoding="utf-8-sig", errors="replace", newline="") as file:
+            for row in csv.reader(file, delimiter=DELIMITERS[job.column_delimiter]):
+                if row:
+                    yield row
+
+    def _data_rows(self, job: IngestJob) -> Iterator[list[str]]:
+        rows = self._rows(job)
+        next(rows, None)
+        return rows
 
     def _check_header(self, job: IngestJob, header: list[str]) -> None:
         fields = self.state.store.fields(job.object)
@@ -260,16 +436,19 @@ class BulkJobs:
                 return name, target_field
         return None
 
-    def _process(self, job: IngestJob, header: list[str], rows: list[list[str]]) -> None:
+    def _process(self, job: IngestJob, header: list[str], rows: Iterator[list[str]]) -> None:
         store = self.state.store
         chunk_size = max(1, self.state.config.bulk_chunk_size)
-        for start in range(0, len(rows), chunk_size):
-            if job.state == "Aborted":
-                job.unprocessed.extend(rows[start:])
-                return
-            with store.transaction():
-                for row in rows[start : start + chunk_size]:
-                    self._process_row(job, header, row)
+        try:
+            while chunk := list(itertools.islice(rows, chunk_size)):
+                if job.state == "Aborted":
+                    job.results["unprocessedrecords"].extend(itertools.chain(chunk, rows))
+                    return
+                with store.transaction():
+                    for row in chunk:
+                        self._process_row(job, header, row)
+        finally:
+            rows.close()
 
     def _process_row(self, job: IngestJob, header: list[str], row: list[str]) -> None:
         if len(row) != len(header):
@@ -283,7 +462,7 @@ class BulkJobs:
             return
         job.processed += 1
         if result.success:
-            job.successes.append([result.id, "true" if result.created else "false", *row])
+            job.results["successfulResults"].append([result.id, "true" if result.created else "false", *row])
         else:
             self._fail_row(job, row, result.errors[0], result.id or "", counted=True)
 
@@ -293,7 +472,7 @@ class BulkJobs:
         if not counted:
             job.processed += 1
         job.failed += 1
-        job.failures.append([record_id, bulk_error_text(err), *row])
+        job.results["failedResults"].append([record_id, bulk_error_text(err), *row])
 
     def _row_values(self, job: IngestJob, header: list[str], row: list[str]) -> tuple[dict[str, Any], Any]:
         """Column values for the store: empty leaves a field alone, ``#N/A`` clears it."""
@@ -354,15 +533,11 @@ def _pop_id(values: dict[str, Any]) -> str:
     return ""
 
 
-def _to_csv(header: list[str], rows: list[list[str]], job: IngestJob) -> str:
-    ordered = list(rows)
-    random.Random(job.id).shuffle(ordered)
-    buffer = io.StringIO()
-    terminator = "\r\n" if job.line_ending == "CRLF" else "\n"
-    writer = csv.writer(buffer, lineterminator=terminator, quoting=csv.QUOTE_ALL)
-    writer.writerow(header)
-    writer.writerows(ordered)
-    return buffer.getvalue()
+def _remove_files(job: IngestJob) -> None:
+    for result in job.results.values():
+        result.remove()
+    if job.upload is not None:
+        job.upload.unlink(missing_ok=True)
 
 
 def _invalid_job(message: str) -> SalesforceApiError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from .errors import SalesforceApiError
@@ -48,8 +49,16 @@ def bulk_router(state: SalesforceState) -> APIRouter:
 
     @router.put("/{job_id}/batches", status_code=201)
     async def upload(job_id: str, request: Request, version: str = Depends(version_of)) -> Response:
-        data = await request.body()
-        await run_in_threadpool(jobs.upload, job_id, data)
+        # Streamed to disk: a 150 MB upload is never held in memory. ``jobs.upload`` owns the file.
+        path = jobs.new_upload_file()
+        try:
+            with open(path, "wb") as file:
+                async for chunk in request.stream():
+                    file.write(chunk)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        await run_in_threadpool(jobs.upload, job_id, path)
         return Response(status_code=201)
 
     for kind in RESULT_KINDS:
@@ -60,5 +69,9 @@ def bulk_router(state: SalesforceState) -> APIRouter:
 def _add_result_route(router: APIRouter, jobs: Any, kind: str, version_of: Any) -> None:
     @router.get(f"/{{job_id}}/{kind}", name=kind)
     def results(job_id: str, version: str = Depends(version_of)) -> Response:
-        text = jobs.results(job_id, kind)
-        return Response(text.encode("utf-8"), media_type="text/csv; charset=UTF-8")
+        result = jobs.result_stream(job_id, kind)  # raises (400, 404) before anything is sent
+        return StreamingResponse(
+            result.blocks,
+            media_type="text/csv; charset=UTF-8",
+            headers={"content-length": str(result.length)},
+        )

@@ -6,6 +6,7 @@ object's key prefix, a pod-like filler, a base-62 counter and the checksum suffi
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 
@@ -16,14 +17,18 @@ ID_PATTERN = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 
 def case_safe_suffix(id15: str) -> str:
     """The 3 characters that make a 15-character id unique case-insensitively."""
-    suffix = ""
-    for chunk in range(3):
-        bits = 0
-        for position, char in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
-            if char.isupper():
-                bits |= 1 << position
-        suffix += SUFFIX_ALPHABET[bits]
-    return suffix
+    return _suffix_char(id15[0:5]) + _suffix_char(id15[5:10]) + _suffix_char(id15[10:15])
+
+
+@functools.lru_cache(maxsize=8192)
+def _suffix_char(chunk: str) -> str:
+    """One suffix character: bit i set when the chunk's i-th character is upper case. Cached: the
+    key prefix and filler chunks repeat, and counters share chunks."""
+    bits = 0
+    for position, char in enumerate(chunk):
+        if char.isupper():
+            bits |= 1 << position
+    return SUFFIX_ALPHABET[bits]
 
 
 def make_id(key_prefix: str, number: int) -> str:

@@ -116,6 +116,12 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._fields = {name: ObjectFields(name, obj) for name, obj in schema.objects.items()}
+        self._fields_by_lower = {name.lower(): fields for name, fields in self._fields.items()}
+        self._booleans = {
+            name: [f for f, d in obj.fields.items() if d.type == "boolean"]
+            for name, obj in schema.objects.items()
+        }
+        self._sql: dict[tuple, str] = {}  # generated INSERT / UPDATE statements, by object and columns
         self._next_number: dict[str, int] = {}
         for name in schema.objects:
             self._ensure_table(name)
@@ -149,8 +155,13 @@ class Store:
         self._next_number[name] = (row[0] or 0) + 1
 
     def fields(self, object_name: str) -> ObjectFields | None:
-        canonical = self.schema.canonical_name(object_name)
-        return self._fields.get(canonical) if canonical else None
+        if not isinstance(object_name, str):
+            canonical = self.schema.canonical_name(object_name)
+            return self._fields.get(canonical) if canonical else None
+        found = self._fields.get(object_name)
+        if found is not None:
+            return found
+        return self._fields_by_lower.get(object_name.lower())
 
     # -- transactions and reads -----------------------------------------------------------
 
@@ -208,12 +219,20 @@ class Store:
         return [row[0] for row in rows]
 
     def to_record(self, fields: ObjectFields, row: sqlite3.Row) -> dict[str, Any]:
-        record = dict(row)
+        record = dict(zip(row.keys(), row, strict=True))
         record["IsDeleted"] = bool(record["IsDeleted"])
-        for name, definition in fields.definition.fields.items():
-            if definition.type == "boolean":
-                record[name] = bool(record[name])
+        for name in self._booleans[fields.name]:
+            record[name] = bool(record[name])
         return record
+
+    def exists(self, object_name: str, record_id: str) -> bool:
+        """``get(object_name, record_id) is not None`` without reading the record."""
+        fields = self.fields(object_name)
+        record_id = normalize_id(record_id) if isinstance(record_id, str) else None
+        if fields is None or record_id is None:
+            return False
+        rows = self.execute(f"SELECT IsDeleted FROM {quote(fields.name)} WHERE Id = ?", (record_id,))
+        return bool(rows) and not rows[0][0]
 
     def object_of_id(self, record_id: str) -> str | None:
         return self.schema.object_for_prefix(record_id)
@@ -255,14 +274,21 @@ class Store:
                 if existing is None:
                     return WriteResult(errors=[_missing_record(str(external_value))])
                 return self._write(fields, existing, values, text_cap)
-            matches = self.find_ids(fields.name, external_field, str(external_value))
-            if len(matches) > 1:
+            rows = self.execute(
+                f"SELECT * FROM {quote(fields.name)} WHERE {quote(external_field)} = ? AND IsDeleted = 0 "
+                "ORDER BY rowid",
+                (str(external_value),),
+            )
+            if len(rows) > 1:
+                matches = [row["Id"] for row in rows]
                 return WriteResult(
                     errors=[_duplicate_external_id(external_field, matches)], duplicates=matches
                 )
-            if matches:
-                return self._write(fields, self.get(fields.name, matches[0]), values, text_cap)
-            return self._write(fields, None, {**values, external_field: external_value}, text_cap)
+            if rows:
+                return self._write(fields, self.to_record(fields, rows[0]), values, text_cap)
+            # No record has this value (just looked): the uniqueness check need not look again.
+            free = (external_field, str(external_value))
+            return self._write(fields, None, {**values, external_field: external_value}, text_cap, free)
 
     def delete(self, object_name: str, record_id: str) -> WriteResult:
         fields = self.fields(object_name)
@@ -301,12 +327,14 @@ class Store:
         existing: dict[str, Any] | None,
         values: dict[str, Any],
         text_cap: int | None,
+        free: tuple[str, str] | None = None,
     ) -> WriteResult:
+        """``free``: (field, value) known to be on no record, so not looked up for uniqueness."""
         record_id = existing["Id"] if existing else None
         try:
             clean = self._clean_values(fields, values, creating=existing is None, text_cap=text_cap)
             merged = {**(existing or self._defaults(fields)), **clean}
-            self._check_record(fields, merged, clean, record_id)
+            self._check_record(fields, merged, clean, record_id, free)
         except _RejectedError as rejected:
             return WriteResult(id=record_id, errors=rejected.errors)
         locked = self.locks.take(_lock_keys(fields, merged))
@@ -349,13 +377,18 @@ class Store:
         return defaults
 
     def _check_record(
-        self, fields: ObjectFields, merged: dict[str, Any], clean: dict[str, Any], record_id: str | None
+        self,
+        fields: ObjectFields,
+        merged: dict[str, Any],
+        clean: dict[str, Any],
+        record_id: str | None,
+        free: tuple[str, str] | None = None,
     ) -> None:
         errors = files.missing_content(fields.name, merged, creating=record_id is None)
         errors = errors or missing_required(fields, merged)
         errors = errors or self._reference_errors(fields, clean)
         errors = errors or self._rule_errors(fields, merged)
-        errors = errors or self._duplicate_errors(fields, clean, record_id)
+        errors = errors or self._duplicate_errors(fields, clean, record_id, free)
         if errors:
             raise _RejectedError(errors)
 
@@ -371,7 +404,7 @@ class Store:
                         "MALFORMED_ID", f"{fields.label(name)}: id value of incorrect type: {value}", [name]
                     )
                 ]
-            if self.get(target, value) is None:
+            if not self.exists(target, value):
                 return [
                     error(
                         "INVALID_CROSS_REFERENCE_KEY",
@@ -389,10 +422,14 @@ class Store:
         return []
 
     def _duplicate_errors(
-        self, fields: ObjectFields, clean: dict[str, Any], record_id: str | None
+        self,
+        fields: ObjectFields,
+        clean: dict[str, Any],
+        record_id: str | None,
+        free: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         for name, value in clean.items():
-            if value is None or not fields.field(name).unique:
+            if value is None or not fields.field(name).unique or (name, value) == free:
                 continue
             others = [i for i in self.find_ids(fields.name, name, value) if i != record_id]
             if others:
@@ -415,22 +452,29 @@ class Store:
             if definition.auto_number:
                 row[name] = auto_number(definition.auto_number, number)
         row.update(Id=record_id, CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp)
-        columns = ", ".join(["rowid", *map(quote, row)])
-        marks = ", ".join("?" * (len(row) + 1))
-        self._conn.execute(
-            f"INSERT INTO {quote(fields.name)} ({columns}) VALUES ({marks})",
-            (number, *(_db_value(v) for v in row.values())),
-        )
+        key = ("insert", fields.name, *row)
+        sql = self._sql.get(key)
+        if sql is None:
+            columns = ", ".join(["rowid", *map(quote, row)])
+            marks = ", ".join("?" * (len(row) + 1))
+            sql = self._remember_sql(key, f"INSERT INTO {quote(fields.name)} ({columns}) VALUES ({marks})")
+        self._conn.execute(sql, (number, *(_db_value(v) for v in row.values())))
         return record_id
+
+    def _remember_sql(self, key: tuple, sql: str) -> str:
+        if len(self._sql) < 4096:  # column sets are few in practice; do not grow without bound
+            self._sql[key] = sql
+        return sql
 
     def _update_row(self, fields: ObjectFields, record_id: str, clean: dict[str, Any]) -> None:
         stamp = now_text()
         row = {**clean, "LastModifiedDate": stamp, "SystemModstamp": stamp}
-        assignments = ", ".join(f"{quote(k)} = ?" for k in row)
-        self._conn.execute(
-            f"UPDATE {quote(fields.name)} SET {assignments} WHERE Id = ?",
-            (*(_db_value(v) for v in row.values()), record_id),
-        )
+        key = ("update", fields.name, *row)
+        sql = self._sql.get(key)
+        if sql is None:
+            assignments = ", ".join(f"{quote(k)} = ?" for k in row)
+            sql = self._remember_sql(key, f"UPDATE {quote(fields.name)} SET {assignments} WHERE Id = ?")
+        self._conn.execute(sql, (*(_db_value(v) for v in row.values()), record_id))
 
 
 class _RejectedError(Exception):

@@ -64,7 +64,12 @@ def format_datetime(value: dt.datetime) -> str:
 
 
 def now_text() -> str:
-    return format_datetime(dt.datetime.now(dt.UTC))
+    """``format_datetime`` of the current time, spelled out directly (every write stamps it)."""
+    v = dt.datetime.now(dt.UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond // 1000:03d}+0000"
+    )
 
 
 def parse_datetime(text: str) -> str | None:
