@@ -25,6 +25,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sf-port", type=int, default=8443, help="Salesforce emulator port (0: any free)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
     parser.add_argument(
+        "--public-host",
+        default=None,
+        help="name other machines use to reach the emulators (e.g. a compose service name): "
+        "put into the TLS certificate and every URL the emulators hand out",
+    )
+    parser.add_argument(
         "--data-dir", type=Path, default=Path(".lesync/emulators"), help="certificates and the SQLite org"
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic conversations")
@@ -54,10 +60,16 @@ def start_both(args: argparse.Namespace) -> tuple[Any, Any]:
     lp_config = LivePersonEmulatorConfig(
         seed=args.seed, conversations=args.conversations, days=args.days, now_ms=args.now
     )
-    liveperson = start_liveperson(lp_config, data_dir=args.data_dir, host=args.host, port=args.lp_port)
+    liveperson = start_liveperson(
+        lp_config, data_dir=args.data_dir, host=args.host, port=args.lp_port, public_host=args.public_host
+    )
     try:
         salesforce = start_salesforce(
-            SalesforceEmulatorConfig(), data_dir=args.data_dir, host=args.host, port=args.sf_port
+            SalesforceEmulatorConfig(),
+            data_dir=args.data_dir,
+            host=args.host,
+            port=args.sf_port,
+            public_host=args.public_host,
         )
     except BaseException:
         liveperson.stop()

@@ -78,3 +78,10 @@ def serve_in_thread(
     return RunningServer(
         url=f"{scheme}://{host}:{actual_port}", port=actual_port, server=server, thread=thread
     )
+
+
+def advertised_host(host: str, public_host: str | None = None) -> str:
+    """The host clients should use: the public name if given; loopback for a wildcard bind."""
+    if public_host:
+        return public_host
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host

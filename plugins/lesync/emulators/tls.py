@@ -29,10 +29,17 @@ LOOPBACK_IPS = ("127.0.0.1", "::1")
 
 
 def ensure_certificates(directory: Path, extra_hostnames: tuple[str, ...] = ()) -> CertPaths:
-    """Create the CA and server certificate in ``directory`` at first use; reuse them after."""
+    """Create the CA and server certificate in ``directory`` at first use; reuse them after.
+
+    ``extra_hostnames`` are names other machines use to reach the emulators (a compose service
+    name); the certificate is made again when they change.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     paths = CertPaths(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem")
-    if all(p.exists() for p in (paths.ca_file, paths.cert_file, paths.key_file)):
+    names_file = directory / "names.txt"
+    wanted = "\n".join(sorted({*LOOPBACK_NAMES, *extra_hostnames}))
+    existing = names_file.read_text() if names_file.exists() else "\n".join(LOOPBACK_NAMES)
+    if existing == wanted and all(p.exists() for p in (paths.ca_file, paths.cert_file, paths.key_file)):
         return paths
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lesync emulator CA")])
@@ -53,7 +60,7 @@ def ensure_certificates(directory: Path, extra_hostnames: tuple[str, ...] = ()) 
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName(n) for n in (*LOOPBACK_NAMES, *extra_hostnames)]
+    names = [x509.DNSName(n) for n in sorted({*LOOPBACK_NAMES, *extra_hostnames})]
     names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in LOOPBACK_IPS]
     cert = (
         x509.CertificateBuilder()
@@ -81,4 +88,5 @@ def ensure_certificates(directory: Path, extra_hostnames: tuple[str, ...] = ()) 
     paths.key_file.chmod(0o600)
     paths.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     paths.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    names_file.write_text(wanted)
     return paths

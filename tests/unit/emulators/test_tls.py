@@ -47,3 +47,31 @@ def test_https_server_verifies_against_the_ca_only(tmp_path):
         assert ssl_context.verify_mode == ssl.CERT_REQUIRED
     finally:
         server.stop()
+
+
+def test_a_public_host_goes_into_the_certificate_and_the_urls(tmp_path):
+    from cryptography import x509
+
+    from lesync.emulators.liveperson import LivePersonEmulatorConfig, start_liveperson
+    from lesync.emulators.salesforce import start_salesforce
+
+    ensure_certificates(tmp_path / "tls")  # made first without the name: must be made again
+    liveperson = start_liveperson(
+        LivePersonEmulatorConfig(conversations=10), data_dir=tmp_path, host="0.0.0.0", public_host="emulators"
+    )
+    salesforce = start_salesforce(data_dir=tmp_path, host="0.0.0.0", public_host="emulators")
+    try:
+        cert = x509.load_pem_x509_certificate((tmp_path / "tls" / "server.pem").read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert "emulators" in names.get_values_for_type(x509.DNSName)
+        assert liveperson.connection_info()["domain_api_url"] == f"https://emulators:{liveperson.server.port}"
+        assert liveperson.state.public_domain == f"emulators:{liveperson.server.port}"
+        assert salesforce.connection_info()["instance_url"].startswith("https://emulators:")
+        session = requests.Session()
+        session.trust_env, session.verify = False, str(tmp_path / "tls" / "ca.pem")
+        assert session.get(
+            f"https://127.0.0.1:{salesforce.server.port}/services/data/"
+        ).ok  # loopback still valid
+    finally:
+        liveperson.stop()
+        salesforce.stop()

@@ -17,7 +17,7 @@ from typing import Any
 from lesync.emulators.liveperson.app import create_app
 from lesync.emulators.liveperson.config import KeySet, LivePersonEmulatorConfig
 from lesync.emulators.liveperson.state import Clock, LivePersonState, PageRule
-from lesync.emulators.server import RunningServer, serve_in_thread
+from lesync.emulators.server import RunningServer, advertised_host, serve_in_thread
 from lesync.emulators.tls import ensure_certificates
 
 __all__ = [
@@ -66,12 +66,17 @@ def start_liveperson(
     data_dir: Path | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    public_host: str | None = None,
 ) -> LivePersonEmulator:
-    """Generate the data, start HTTPS on a background thread, return once it accepts calls."""
+    """Generate the data, start HTTPS on a background thread, return once it accepts calls.
+
+    ``public_host`` is the name clients use when it is not the listening address (a compose
+    service name): it goes into the certificate and into every URL the emulator hands out.
+    """
     if data_dir is None:
         raise TypeError("start_liveperson needs data_dir (the TLS certificates are kept there)")
     state = LivePersonState(config)
-    certs = ensure_certificates(Path(data_dir) / "tls")
+    certs = ensure_certificates(Path(data_dir) / "tls", extra_hostnames=(public_host,) if public_host else ())
     server = serve_in_thread(
         create_app(state),
         host=host,
@@ -79,8 +84,8 @@ def start_liveperson(
         ssl_certfile=str(certs.cert_file),
         ssl_keyfile=str(certs.key_file),
     )
-    domain = f"{host}:{server.port}"
+    domain = f"{advertised_host(host, public_host)}:{server.port}"
     state.public_domain = domain
     return LivePersonEmulator(
-        url=server.url, domain=domain, ca_file=certs.ca_file, state=state, server=server
+        url=f"https://{domain}", domain=domain, ca_file=certs.ca_file, state=state, server=server
     )

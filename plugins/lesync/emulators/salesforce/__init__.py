@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..server import RunningServer, serve_in_thread
+from ..server import RunningServer, advertised_host, serve_in_thread
 from ..tls import ensure_certificates
 from .app import create_app
 from .state import SalesforceEmulatorConfig, SalesforceState
@@ -67,11 +67,16 @@ def start_salesforce(
     data_dir: Path | str = Path("salesforce-emulator"),
     host: str = "127.0.0.1",
     port: int = 0,
+    public_host: str | None = None,
 ) -> SalesforceEmulator:
-    """Start the emulator on a background thread; returns once it accepts HTTPS connections."""
+    """Start the emulator on a background thread; returns once it accepts HTTPS connections.
+
+    ``public_host``: the name clients use (a compose service name), put into the certificate
+    and the instance URL it reports.
+    """
     data_dir = Path(data_dir)
     state = SalesforceState(config or SalesforceEmulatorConfig(), data_dir)
-    certs = ensure_certificates(data_dir / "tls")
+    certs = ensure_certificates(data_dir / "tls", extra_hostnames=(public_host,) if public_host else ())
     server = serve_in_thread(
         create_app(state),
         host=host,
@@ -80,7 +85,7 @@ def start_salesforce(
         ssl_keyfile=str(certs.key_file),
     )
     return SalesforceEmulator(
-        url=server.url,
+        url=f"https://{advertised_host(host, public_host)}:{server.port}",
         ca_file=certs.ca_file,
         jwt_private_key_file=state.jwt_keys.private_key_file,
         state=state,
