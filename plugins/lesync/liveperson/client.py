@@ -63,10 +63,11 @@ class LivePersonClient:
         return enghist.chat_by_id(self, engagement_id)
 
     def conversations(
-        self, start: datetime, end: datetime, skills: list[int] | None = None
+        self, start: datetime, end: datetime, skills: list[int] | None = None, update_search: bool = True
     ) -> Iterator[dict]:
-        """Messaging conversations that started or changed in [start, end), each once, whole."""
-        return messaging.conversations_in_window(self, start, end, skills)
+        """Messaging conversations that started or changed in [start, end), each once, whole;
+        with ``update_search=False`` only those that started in it (a run's later slices)."""
+        return messaging.conversations_in_window(self, start, end, skills, update_search=update_search)
 
     def conversation(self, conversation_id: str) -> dict | None:
         """One messaging conversation by id (open or closed), or ``None``."""

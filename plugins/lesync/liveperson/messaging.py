@@ -9,6 +9,12 @@ two searches, deduped by conversation id:
    earlier and changed in the window (closed, new messages). ``lookback`` defaults to the API
    maximum (~3 months) and may reach the 13-month retention (then several slices).
 
+A run cut into consecutive slices needs search 2 only for its first slice: ``latestUpdateTime``
+has no upper bound, so the first slice's search 2 (updated since the run's start) already holds
+every conversation that began before the run and changed at any time since; a later slice's
+search 2 would only add conversations begun in earlier slices of the same run (fetched there by
+search 1) or a subset of the first slice's. Later slices pass ``update_search=False``.
+
 Cost in calls per window: sum over search-1 slices of max(1, ceil(n / 100)) + sum over search-2
 slices of max(1, ceil(m / 100)) + one by-id call per ``isPartial`` record, where m counts the
 conversations started before the window and updated in it (usually few): so ~pages + 1.
@@ -58,14 +64,21 @@ def conversations_in_window(
     end: datetime,
     skills: list[int] | None = None,
     lookback: timedelta = MESSAGING_MAX_INTERVAL,
+    update_search: bool = True,
 ) -> Iterator[dict[str, Any]]:
-    """Conversations that started in [start, end) or started earlier and changed since ``start``."""
+    """Conversations that started in [start, end) or started earlier and changed since ``start``.
+
+    ``update_search=False`` skips the second part (started earlier, changed since ``start``): for
+    the slices of a run after its first one, whose own update search already covers them.
+    """
     window = validate_window(start, end)
     seen: set[str] = set()
     for piece in api_slices("messaging", window.start, window.end):
         for record in _search(client, search_body(piece, skills), f"messaging {piece.start:%Y-%m-%d %H:%M}"):
             if started_within(record, window) and _first_time(record, seen):
                 yield complete(client, record)
+    if not update_search:
+        return
     for piece in lookback_slices(window, lookback):
         body = search_body(piece, skills)
         body["latestUpdateTime"] = {"from": to_epoch_ms(round_down(window.start))}

@@ -33,15 +33,24 @@ def extract_window(
     out_dir: Any,
     skills: list[int] | None = None,
     slice_id: str = "0",
+    update_search: bool = True,
 ) -> dict[str, Any]:
-    """Stage every ``channel`` conversation of [start, end); returns paths and counts."""
+    """Stage every ``channel`` conversation of [start, end); returns paths and counts.
+
+    Messaging also stages conversations that started before ``start`` and changed since it
+    (``update_search``, the default). A run cut into slices needs that only once: pass
+    ``update_search=False`` for every slice but the first (the one starting at the run's start),
+    whose update search already returns, with no upper bound in time, everything that began
+    before the run and changed since; later slices would only stage again conversations of the
+    run's earlier slices. Chat ignores it (Engagement History has no update search).
+    """
     _check_channel(channel)
     window = validate_window(start, end)
     before = client.stats
     records = (
         client.chats(window.start, window.end, skills)
         if channel == "chat"
-        else client.conversations(window.start, window.end, skills)
+        else client.conversations(window.start, window.end, skills, update_search=update_search)
     )
     paths, count = stage_records(records, out_dir, f"{channel}-{safe_name(slice_id)}")
     report = _report(channel, paths, count, before, client.stats, window.iso())

@@ -151,6 +151,9 @@ def extract(integration: Integration, unit: dict[str, Any], run_id: str) -> dict
         out_dir,
         skills=list(integration.skills) or None,
         slice_id=unit["slice"],
+        # Only a run's first slice asks for "started earlier, updated since": that search has
+        # no upper bound, so later slices would fetch the same conversations again.
+        update_search=unit["slice"] == "000",
     )
 
 

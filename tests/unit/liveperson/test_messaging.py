@@ -39,6 +39,16 @@ def test_started_in_window_plus_started_earlier_and_updated_in_window(fake, clie
     assert all(p["v"] == ["2"] and p["source"] == ["lesync"] for p in fake.params)
 
 
+def test_without_update_search_only_the_start_search_runs(fake, client):
+    fake.conversations = [
+        conversation(1, ms(START) + 1),  # started in the window
+        conversation(2, ms(START) - 86_400_000, updated_ms=ms(START) + 5),  # older: the run's first slice's
+    ]
+    assert ids(client.conversations(START, END, update_search=False)) == ["m1"]
+    assert len(fake.bodies) == 1 and "latestUpdateTime" not in fake.bodies[0]
+    assert client.stats["pages"] == 1
+
+
 def test_calls_are_pages_of_both_searches_plus_discovery(fake, client):
     fake.conversations = [conversation(i, ms(START) + i) for i in range(230)]
     list(client.conversations(START, END))

@@ -35,8 +35,8 @@ class StubClient:
     def chats(self, start, end, skills=None):
         return self._stream("chats", start, end, skills)
 
-    def conversations(self, start, end, skills=None):
-        return self._stream("conversations", start, end, skills)
+    def conversations(self, start, end, skills=None, update_search=True):
+        return self._stream("conversations", start, end, skills, *(() if update_search else ("no updates",)))
 
     def chat(self, engagement_id):
         return next((r for r in self.records if r["info"]["engagementId"] == engagement_id), None)
@@ -86,6 +86,13 @@ def test_skills_and_window_reach_the_client(tmp_path):
     client = StubClient([])
     extract_window(client, "messaging", START, END, tmp_path, skills=[1, 2])
     assert client.asked == [("conversations", START, END, [1, 2])]
+
+
+def test_update_search_reaches_the_messaging_stream_only(tmp_path):
+    client = StubClient([])
+    extract_window(client, "messaging", START, END, tmp_path, update_search=False)
+    extract_window(client, "chat", START, END, tmp_path, update_search=False)
+    assert client.asked == [("conversations", START, END, None, "no updates"), ("chats", START, END, None)]
 
 
 @pytest.mark.parametrize(
@@ -267,3 +274,79 @@ def test_partial_records_cost_one_by_id_call_each(emu, tmp_path):
     assert stats["calls"] == stats["pages"] + stats["discovery"] + stats["by_id"]
     records = [r for path in report["paths"] for r in read_jsonl_gz(path)]
     assert not any(r["info"].get("isPartial") for r in records)
+
+
+# -- a run cut into slices: the "updated since" search once per run -------------------------------
+
+RUN = (NOW - timedelta(hours=60), NOW)  # 3 slices of 24 h (the last 12 h); seeded history before it
+
+
+def sliced_run(client, out_dir, first_slice_only: bool) -> list[dict[str, Any]]:
+    """What the DAG does for one channel: one extract_window per slice, as tasks.extract calls it."""
+    from lesync.pipeline.plan import Window, slices
+
+    pieces = slices(Window(*RUN), 24)
+    assert len(pieces) == 3 and pieces[0].start == RUN[0]
+    return [
+        extract_window(
+            client,
+            "messaging",
+            piece.start,
+            piece.end,
+            out_dir,
+            slice_id=f"{index:03d}",
+            update_search=index == 0 if first_slice_only else True,
+        )
+        for index, piece in enumerate(pieces)
+    ]
+
+
+def conversations_of_run(emu) -> dict[str, tuple[int, int, bool]]:
+    """Ground truth from the emulator's store: id -> (start, update time, closed) of every messaging
+    conversation that started in the run or started before it and changed since its start."""
+    store, now = emu.state.store, emu.state.clock.now()
+    run_start, run_end = (int(moment.timestamp() * 1000) for moment in RUN)
+    found = {}
+    for ordinal in range(len(store.indexes["messaging"])):
+        entry = store.entry("messaging", ordinal)
+        updated = entry.update_time(now)
+        if run_start <= entry.start_ms < run_end or (entry.start_ms < run_start and updated >= run_start):
+            found[entry.conversation_id] = (entry.start_ms, updated, entry.is_closed(now))
+    return found
+
+
+def test_a_sliced_messaging_run_stages_every_conversation_once(tmp_path):
+    emulator = start_emulator(tmp_path, conversations=1500, days=4, partial_share=0.0)
+    try:
+        truth = conversations_of_run(emulator)
+        reports = sliced_run(emulator_client(emulator), tmp_path / "new", first_slice_only=True)
+        per_slice = [staged_ids(report) for report in reports]
+        old = sliced_run(emulator_client(emulator), tmp_path / "old", first_slice_only=False)
+    finally:
+        emulator.stop()
+    ids = [i for slice_ids in per_slice for i in slice_ids]
+    assert len(ids) == len(set(ids))  # no conversation staged twice across the slices
+    assert set(ids) == set(truth)  # and none lost
+    old_ids = [i for report in old for i in staged_ids(report)]
+    assert set(old_ids) == set(ids) and len(old_ids) > len(ids)  # same conversations, no duplicates
+
+    run_start = int(RUN[0].timestamp() * 1000)
+    slice_1_end, slice_3 = run_start + 86_400_000, run_start + 2 * 86_400_000
+    # started in slice 1, closed during slice 3: staged once, by slice 1's search by start
+    late = {
+        i for i, (start, upd, closed) in truth.items() if closed and run_start <= start < slice_1_end <= upd
+    }
+    late = {i for i in late if truth[i][1] >= slice_3}
+    assert late
+    # started before the run, closed during it: staged once, by slice 1's update search, even when
+    # the close came after slice 1 had ended (latestUpdateTime has no upper bound)
+    earlier = {i for i, (start, upd, closed) in truth.items() if start < run_start and closed}
+    assert earlier and any(truth[i][1] >= slice_1_end for i in earlier)
+    assert late | earlier <= set(per_slice[0])
+    assert not (late | earlier) & set(per_slice[1] + per_slice[2])
+    # today's per-slice update searches staged the late closers again in slice 3
+    assert late & set(staged_ids(old[2]))
+
+    # the LivePerson cost: slice 1 unchanged, slices 2 and 3 without their update-search pages
+    assert reports[0]["pages"] == old[0]["pages"]
+    assert all(old[k]["pages"] > reports[k]["pages"] for k in (1, 2))
