@@ -6,9 +6,14 @@ three streaming passes so memory stays flat whatever the window:
 1. scan: count rows, find each conversation's last row, collect the CSV header (all Bulk rows
    share one header), estimate the API calls and refuse before starting if the budget is short;
 2. upsert: per batch, link visitors to Contacts/Leads, then upsert by external id (one Bulk API
-   2.0 job for a large load, sObject Collections for a small one and for values over the Bulk cap);
-   rejected rows whose error is transient are retried once in small Collections batches;
-3. files: per batch, upload new or changed transcript files to the records.
+   2.0 job for a large load, sObject Collections for a small one and for values over the Bulk cap,
+   gathered across batches into full calls of up to 200 records); rejected rows whose error is
+   transient are retried once in small Collections batches;
+3. files: per batch, upload new or changed transcript files to the records (records this load
+   created have no file yet: only the others are looked up).
+
+Batched lookups (linking, existing files) send ``WHERE x IN (...)`` queries in the URL, split so
+that no URL goes over Salesforce's limit (``lesync.salesforce.soql``); the estimate counts them.
 
 Rows the transform rejected are not sent; they are reported as failed with the transform's
 errors. Every failure goes to ``<out_dir>/load/failed-<n>.jsonl.gz`` and a summary to the log.
@@ -30,7 +35,7 @@ from lesync.pipeline.staging import JsonlGzWriter, as_path, read_jsonl_gz
 from lesync.salesforce.client import SalesforceClient
 from lesync.salesforce.describe import DescribeCache
 from lesync.salesforce.files import FAILED, SKIPPED, UNCHANGED, UPLOADED, TranscriptFile, sync_files
-from lesync.salesforce.linking import plan_links
+from lesync.salesforce.linking import Blocked, blocked_sets, link_values, plan_links
 from lesync.salesforce.settings import (
     COLLECTION_LIMIT,
     FileSettings,
@@ -38,20 +43,25 @@ from lesync.salesforce.settings import (
     TranscriptMode,
     UpsertSettings,
 )
+from lesync.salesforce.soql import estimated_queries, value_cost
 from lesync.salesforce.upsert import (
+    COLLECTION_RECORD_OVERHEAD,
     BulkUpload,
+    CollectionsBatcher,
     RecordError,
     RecordOutcome,
+    json_size,
     retry_rejected,
     run_bulk_job,
-    upsert_collections,
 )
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 Record = dict[str, Any]
-BULK_JOB_CALLS = 10  # create, upload, close, ~4 polls, 3 result files
+BULK_JOB_CALLS = 11  # create, upload, close, ~5 polls (0.5, 1.25, 2.4, 4.1, 6.6 s), 3 result files
+#: IN-list bytes of one Salesforce record id (18 characters, quoted, percent-encoded, comma).
+RECORD_ID_COST = value_cost("a0L000000000000AAA")
 NUMERIC_TYPES = frozenset({"double", "int", "currency", "percent", "long"})
 MAX_LOGGED_FAILURES = 500
 
@@ -80,7 +90,12 @@ class _Scan:
     bulk_rows: int = 0
     bulk_bytes: int = 0
     collection_rows: int = 0
+    collection_bytes: int = 0
     files: int = 0
+    #: Encoded IN-list bytes of the linking lookups: external ids, emails, phones (``value_cost``).
+    link_key_bytes: int = 0
+    link_email_bytes: int = 0
+    link_phone_bytes: int = 0
 
     @property
     def duplicates(self) -> int:
@@ -129,6 +144,7 @@ def load_rows(
 
 def _scan(paths: list[str], options: LoadOptions) -> _Scan:
     scan = _Scan()
+    blocked = blocked_sets(options.linking)
     for index, row in _rows(paths):
         scan.rows += 1
         scan.last_row[_conversation_id(row, options)] = index
@@ -137,8 +153,11 @@ def _scan(paths: list[str], options: LoadOptions) -> _Scan:
             continue
         record = _record(row, options)
         scan.header.update(record)
+        if options.linking.enabled:
+            _scan_link_values(scan, options, record, blocked)
         if _needs_collections(record, options.upsert):
             scan.collection_rows += 1
+            scan.collection_bytes += json_size(record) + COLLECTION_RECORD_OVERHEAD
         else:
             scan.bulk_rows += 1
             scan.bulk_bytes += sum(len(str(v)) + 3 for v in record.values())
@@ -147,6 +166,15 @@ def _scan(paths: list[str], options: LoadOptions) -> _Scan:
     if options.linking.enabled:
         scan.header.update(_link_fields(options.linking))
     return scan
+
+
+def _scan_link_values(scan: _Scan, options: LoadOptions, record: Record, blocked: Blocked) -> None:
+    values = link_values(options.linking, options.upsert, record, blocked)
+    if values:
+        key, email, phone = values
+        scan.link_key_bytes += value_cost(key)
+        scan.link_email_bytes += value_cost(email) if email else 0
+        scan.link_phone_bytes += value_cost(phone) if phone else 0
 
 
 def _rows(paths: list[str]) -> Iterator[tuple[int, Row]]:
@@ -215,20 +243,39 @@ def _check_schema(describe: DescribeCache, options: LoadOptions, header: set[str
 
 
 def _estimate_calls(scan: _Scan, options: LoadOptions, use_bulk: bool) -> int:
-    """API calls the load will need, before retries: refused up front if over budget."""
+    """API calls the load will need, before retries: refused up front if over budget.
+
+    Lookups count one query per batch plus as many more as the URL limit makes their IN lists
+    need (``soql.estimated_queries``); Leads are counted as if no Contact matched.
+    """
+    settings = options.upsert
     rows = scan.rows - scan.rejected - scan.duplicates
     batches = math.ceil(max(rows, 0) / options.batch_rows)
     calls = 1  # describe
     if use_bulk:
-        jobs = max(1, math.ceil(scan.bulk_bytes / options.upsert.bulk_upload_bytes))
-        calls += jobs * BULK_JOB_CALLS + math.ceil(scan.collection_rows / COLLECTION_LIMIT)
+        jobs = max(1, math.ceil(scan.bulk_bytes / settings.bulk_upload_bytes))
+        calls += jobs * BULK_JOB_CALLS + _collections_calls(
+            scan.collection_rows, scan.collection_bytes, settings
+        )
     else:
-        calls += math.ceil((scan.bulk_rows + scan.collection_rows) / COLLECTION_LIMIT)
+        calls += _collections_calls(scan.bulk_rows + scan.collection_rows, scan.collection_bytes, settings)
     if options.linking.enabled:
-        calls += batches * 5
+        calls += estimated_queries(scan.link_key_bytes, batches)  # the transcripts' current lookups
+        by_value = estimated_queries(scan.link_email_bytes, batches)
+        by_value += estimated_queries(scan.link_phone_bytes, batches)
+        calls += by_value * (2 if options.linking.match_leads else 1)  # Contacts, then Leads
     if scan.files:
-        calls += batches + math.ceil(scan.files / options.files.batch_size)
+        calls += estimated_queries(scan.files * RECORD_ID_COST, batches)  # files already there
+        calls += math.ceil(scan.files / options.files.batch_size)
     return calls
+
+
+def _collections_calls(rows: int, long_bytes: int, settings: UpsertSettings) -> int:
+    """Full calls of 200 records, or more calls when long rows fill the request size first."""
+    if not rows:
+        return 0
+    by_size = math.ceil(long_bytes / settings.collections_request_bytes) + (1 if long_bytes else 0)
+    return max(math.ceil(rows / COLLECTION_LIMIT), by_size)
 
 
 def _mode(use_bulk: bool) -> str:
@@ -250,14 +297,15 @@ def _upsert_pass(
     settings = options.upsert
     header = _header(scan.header, settings)
     upload = BulkUpload(header, settings.external_id_field) if use_bulk else None
+    # Collections records (all of a small load; a large load's rows over the Bulk cap) are gathered
+    # across batches, linked first with their batch, and sent in full calls of up to 200.
+    direct = CollectionsBatcher(client, settings)
     retry: list[Record] = []
     coerce = _coercer(describe, settings)
     for batch in _batches(_current_rows(paths, scan, options), options.batch_rows):
-        records = _prepare(client, batch, options, results)
-        direct = []
-        for record in records:
+        for record in _prepare(client, batch, options, results):
             if upload is None or _needs_collections(record, settings):
-                direct.append(record)
+                _collect(direct.add(record), settings, results, retry)
             elif upload.fits(record, settings.bulk_upload_bytes):
                 upload.add(record)
             else:
@@ -265,7 +313,7 @@ def _upsert_pass(
                 upload.close()
                 upload = BulkUpload(header, settings.external_id_field)
                 upload.add(record)
-        _collect(upsert_collections(client, settings, direct), settings, results, retry)
+    _collect(direct.flush(), settings, results, retry)
     if upload is not None:
         if len(upload):
             _collect(run_bulk_job(client, settings, upload, coerce), settings, results, retry)
@@ -363,7 +411,16 @@ def _files_pass(
                 continue
             spec = row["transcript_file"]
             data = str(spec.get("content") or "").encode("utf-8")
-            files.append(TranscriptFile(key, outcome.record_id, spec["title"], spec["path_on_client"], data))
+            files.append(
+                TranscriptFile(
+                    key,
+                    outcome.record_id,
+                    spec["title"],
+                    spec["path_on_client"],
+                    data,
+                    new_record=outcome.created,
+                )
+            )
         for file_outcome in sync_files(client, options.files, files):
             results.files[file_outcome.status] += 1
             if file_outcome.status == FAILED:

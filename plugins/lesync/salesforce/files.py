@@ -1,8 +1,10 @@
 """Transcript files on Chat Transcript records: Salesforce Files (default) or legacy Attachments.
 
-A rerun never adds a second file for a conversation: per batch, one SOQL finds the files already
-on the batch's records; an MD5 equal to Salesforce's ``Checksum`` means nothing to do, a different
-one adds a new version of the same document, none adds the file. Inserts go through sObject
+A rerun never adds a second file for a conversation: per batch, one SOQL (or a few, when the
+record ids would make the query URL too long) finds the files already on the batch's records
+(records the load has just created are skipped: they cannot have a file yet); an MD5 equal to
+Salesforce's ``Checksum`` means nothing to do, a different one adds a new version of the same
+document, none adds the file. Inserts go through sObject
 Collections create (200 records a call, and a cap on the base64 bytes per request). Files over
 the size cap are skipped with a logged reason; the record itself still syncs.
 """
@@ -37,6 +39,8 @@ class TranscriptFile:
     title: str
     path_on_client: str
     data: bytes
+    #: The record was created by this load: it has no file yet, nothing to look up.
+    new_record: bool = False
 
     @property
     def checksum(self) -> str:
@@ -122,7 +126,9 @@ def latest_versions(client: SalesforceClient, files: list[TranscriptFile]) -> di
     document's latest version does not carry FirstPublishLocationId (Salesforce documents it only
     for the first version), its latest versions are fetched by ContentDocumentId in one more query.
     """
-    ours = {item.record_id: item for item in files}
+    ours = {item.record_id: item for item in files if not item.new_record}
+    if not ours:
+        return {}
     soql = (
         "SELECT Id, ContentDocumentId, Checksum, FirstPublishLocationId, PathOnClient, Title, IsLatest "
         "FROM ContentVersion WHERE FirstPublishLocationId IN {}"
@@ -159,7 +165,7 @@ def _sync_attachments(
     client: SalesforceClient, settings: FileSettings, files: list[TranscriptFile]
 ) -> list[FileOutcome]:
     """Attachments have no checksum in SOQL: same name and same size counts as unchanged."""
-    by_record = {item.record_id: item for item in files}
+    by_record = {item.record_id: item for item in files if not item.new_record}
     existing: dict[str, dict[str, Any]] = {}
     soql = "SELECT Id, ParentId, Name, BodyLength FROM Attachment WHERE ParentId IN {}"
     for attachment in query_in(client, soql, list(by_record)):

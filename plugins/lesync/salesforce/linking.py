@@ -1,11 +1,13 @@
 """Link transcripts to the visitor's Contact (and its Account) or Lead, by email, then phone.
 
-Per batch of transcripts a handful of queries, never one per record: the transcripts' current
-lookups (by external id), then Contacts by email, Contacts by phone, Leads by email, Leads by
-phone, each for the whole batch. A lookup someone already set (an agent in the widget) is never
-overwritten: a transcript that already has a Contact or Lead is left alone, and an Account set
-by hand stays. Free-mail domains and blocked addresses are never matched; an email or phone
-that matches more than one record is not linked (a wrong link is worse than none).
+Per batch of transcripts a handful of queries, never one per record: Contacts by email, Contacts
+by phone, Leads by email, Leads by phone, each for the whole batch, then the current lookups of
+only the transcripts that matched someone (by external id); each split into a few queries when
+the IN list would make the query URL too long (``soql.query_in``). A lookup someone already set
+(an agent in the widget) is never overwritten: a transcript that already has a Contact or Lead
+is left alone, and an Account set by hand stays. Free-mail domains and blocked addresses are
+never matched; an email or phone that matches more than one record is not linked (a wrong link
+is worse than none).
 """
 
 from __future__ import annotations
@@ -22,18 +24,41 @@ from lesync.salesforce.soql import query_in
 log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
+#: Lower-cased blocked email domains and addresses.
+Blocked = tuple[frozenset[str], frozenset[str]]
 
 
-def normalized_email(value: Any, settings: LinkingSettings) -> str | None:
+def normalized_email(value: Any, settings: LinkingSettings, blocked: Blocked | None = None) -> str | None:
     """The address in lower case, or ``None`` when empty, malformed or blocked."""
     email = str(value or "").strip().lower()
     if "@" not in email:
         return None
-    domain = email.rsplit("@", 1)[1]
-    blocked_domains = {d.lower() for d in settings.blocked_domains}
-    if domain in blocked_domains or email in {a.lower() for a in settings.blocked_addresses}:
+    domains, addresses = blocked or blocked_sets(settings)
+    if email.rsplit("@", 1)[1] in domains or email in addresses:
         return None
     return email
+
+
+def blocked_sets(settings: LinkingSettings) -> Blocked:
+    """Blocked domains and addresses in lower case (build once, reuse for many records)."""
+    return (
+        frozenset(d.lower() for d in settings.blocked_domains),
+        frozenset(a.lower() for a in settings.blocked_addresses),
+    )
+
+
+def link_values(
+    linking: LinkingSettings, upsert: UpsertSettings, record: Record, blocked: Blocked | None = None
+) -> tuple[str, str | None, str | None] | None:
+    """(external id, email, phone) a record would be matched on, or ``None`` when it names its
+    person itself or carries neither a usable email nor a phone."""
+    if record.get(linking.contact_lookup) or record.get(linking.lead_lookup):
+        return None  # the row itself names the person
+    email = normalized_email(record.get(linking.email_field), linking, blocked)
+    phone = str(record.get(linking.phone_field) or "").strip() if linking.phone_field else ""
+    if not (email or phone):
+        return None
+    return str(record[upsert.external_id_field]), email, phone or None
 
 
 def plan_links(
@@ -43,14 +68,21 @@ def plan_links(
     candidates = _candidates(linking, upsert, records)
     if not candidates:
         return {}
-    existing = _existing_lookups(client, linking, upsert, list(candidates))
-    candidates = {
-        key: value for key, value in candidates.items() if not _has_person(existing.get(key), linking)
-    }
-    plans: dict[str, dict[str, str]] = {}
-    _match_contacts(client, linking, candidates, existing, plans)
+    contacts = _match_contacts(client, linking, candidates)
+    leads: dict[str, Record] = {}
     if linking.match_leads:
-        _match_leads(client, linking, {k: v for k, v in candidates.items() if k not in plans}, plans)
+        leads = _match_leads(client, linking, {k: v for k, v in candidates.items() if k not in contacts})
+    if not (contacts or leads):
+        return {}
+    # Only the matched transcripts' current lookups are read (a batch's few, not all its rows).
+    existing = _existing_lookups(client, linking, upsert, [*contacts, *leads])
+    plans: dict[str, dict[str, str]] = {}
+    for key, contact in contacts.items():
+        if not _has_person(existing.get(key), linking):
+            plans[key] = _contact_links(contact, existing.get(key), linking)
+    for key, lead in leads.items():
+        if not _has_person(existing.get(key), linking):
+            plans[key] = {linking.lead_lookup: lead["Id"]}
     return plans
 
 
@@ -58,14 +90,12 @@ def _candidates(
     linking: LinkingSettings, upsert: UpsertSettings, records: Iterable[Record]
 ) -> dict[str, tuple]:
     """External id -> (email, phone) for records that carry a usable one and no person lookup."""
+    blocked = blocked_sets(linking)
     found = {}
     for record in records:
-        if record.get(linking.contact_lookup) or record.get(linking.lead_lookup):
-            continue  # the row itself names the person
-        email = normalized_email(record.get(linking.email_field), linking)
-        phone = str(record.get(linking.phone_field) or "").strip() if linking.phone_field else ""
-        if email or phone:
-            found[str(record[upsert.external_id_field])] = (email, phone or None)
+        values = link_values(linking, upsert, record, blocked)
+        if values:
+            found[values[0]] = values[1:]
     return found
 
 
@@ -85,14 +115,12 @@ def _has_person(existing: Record | None, linking: LinkingSettings) -> bool:
 
 
 def _match_contacts(
-    client: SalesforceClient,
-    linking: LinkingSettings,
-    candidates: dict[str, tuple],
-    existing: dict[str, Record],
-    plans: dict[str, dict[str, str]],
-) -> None:
+    client: SalesforceClient, linking: LinkingSettings, candidates: dict[str, tuple]
+) -> dict[str, Record]:
+    """External id -> the one Contact its email (else its phone) names."""
+    found: dict[str, Record] = {}
     for position, column in ((0, "Email"), (1, "Phone")):
-        pending = {k: v[position] for k, v in candidates.items() if k not in plans and v[position]}
+        pending = {k: v[position] for k, v in candidates.items() if k not in found and v[position]}
         if not pending:
             continue
         soql = f"SELECT Id, Email, Phone, AccountId FROM Contact WHERE {column} IN {{}}"
@@ -100,7 +128,8 @@ def _match_contacts(
         for key, value in pending.items():
             contact = matches.get(_match_key(value, column))
             if contact:
-                plans[key] = _contact_links(contact, existing.get(key), linking)
+                found[key] = contact
+    return found
 
 
 def _contact_links(contact: Record, existing: Record | None, linking: LinkingSettings) -> dict[str, str]:
@@ -112,13 +141,12 @@ def _contact_links(contact: Record, existing: Record | None, linking: LinkingSet
 
 
 def _match_leads(
-    client: SalesforceClient,
-    linking: LinkingSettings,
-    candidates: dict[str, tuple],
-    plans: dict[str, dict[str, str]],
-) -> None:
+    client: SalesforceClient, linking: LinkingSettings, candidates: dict[str, tuple]
+) -> dict[str, Record]:
+    """External id -> the one open (unconverted) Lead its email (else its phone) names."""
+    found: dict[str, Record] = {}
     for position, column in ((0, "Email"), (1, "Phone")):
-        pending = {k: v[position] for k, v in candidates.items() if k not in plans and v[position]}
+        pending = {k: v[position] for k, v in candidates.items() if k not in found and v[position]}
         if not pending:
             continue
         soql = f"SELECT Id, Email, Phone, IsConverted FROM Lead WHERE {column} IN {{}}"
@@ -129,7 +157,8 @@ def _match_leads(
         for key, value in pending.items():
             lead = matches.get(_match_key(value, column))
             if lead:
-                plans[key] = {linking.lead_lookup: lead["Id"]}
+                found[key] = lead
+    return found
 
 
 def _match_key(value: str, column: str) -> str:

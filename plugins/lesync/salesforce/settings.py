@@ -27,6 +27,12 @@ BULK_FIELD_CAP = 32_000
 BULK_UPLOAD_BYTES = 100 * 1024 * 1024
 #: SOQL statements may be at most 100,000 characters; keep a margin for the rest of the query.
 SOQL_IN_CHARS = 90_000
+#: A query travels in the URL (``GET /query?q=<SOQL>``): Salesforce refuses a request line plus
+#: headers over 16,384 bytes (414/431). The ``q`` value, percent-encoded, is kept under this, which
+#: leaves room for the path, the bearer token and the other headers.
+SOQL_QUERY_BYTES = 12_000
+#: sObject Collections: JSON bytes per call (records up to 131,072 characters each are sent).
+COLLECTION_REQUEST_BYTES = 6 * 1024 * 1024
 
 TRANSCRIPT_OBJECT = "Chat_Transcript__c"
 EXTERNAL_ID_FIELD = "LP_Conversation_Id__c"
@@ -141,9 +147,31 @@ class UpsertSettings(BaseModel):
         description="Rows from which Bulk API 2.0 is used; below it sObject Collections "
         "(a Bulk job costs ~7 calls plus polls, Collections one call per 200 rows).",
     )
-    bulk_field_cap: int = Field(BULK_FIELD_CAP, gt=0, description="Longer values go via Collections.")
+    bulk_field_cap: int = Field(
+        BULK_FIELD_CAP,
+        gt=0,
+        description="Rows with a longer value go via sObject Collections, gathered across batches "
+        "into calls of up to 200 records.",
+    )
+    collections_request_bytes: int = Field(
+        COLLECTION_REQUEST_BYTES,
+        gt=0,
+        description="JSON bytes per sObject Collections call (a call holds fewer than 200 records "
+        "when they are long); a single larger record still goes alone.",
+    )
     bulk_upload_bytes: int = Field(BULK_UPLOAD_BYTES, gt=0, description="CSV bytes per Bulk job.")
-    bulk_poll_seconds: float = Field(1.0, ge=0, description="First wait between job polls (doubles).")
+    bulk_poll_seconds: float = Field(
+        0.5,
+        ge=0,
+        description="First wait between job polls; each next wait is `bulk_poll_growth` times longer "
+        "(at least 0.5 s), up to `bulk_poll_max_seconds`: 0.5, 0.75, 1.1, 1.7, 2.5 ... s by default.",
+    )
+    bulk_poll_growth: float = Field(
+        1.5,
+        ge=1,
+        description="Factor between successive job poll waits: a job is seen soon after it ends "
+        "(within ~a third of its run time) at the cost of about one more poll than doubling.",
+    )
     bulk_poll_max_seconds: float = Field(20.0, ge=0, description="Longest wait between job polls.")
     bulk_timeout_seconds: float = Field(3600.0, gt=0, description="Give up polling a job after this.")
     retry_batch_size: int = Field(

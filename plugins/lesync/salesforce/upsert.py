@@ -1,5 +1,8 @@
 """Upsert records by external id: Bulk API 2.0 for many, sObject Collections for few.
 
+Collections calls are filled up to 200 records (and a request-size cap) by ``CollectionsBatcher``,
+which the load also uses to gather the rare rows over the Bulk value cap across its batches.
+
 Never one call per record. Every record gets an outcome (created / updated / failed with
 Salesforce's ``errorCode``, message and fields), matched on the external id, never on position:
 Bulk results do not come back in input order.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import re
 import tempfile
@@ -33,6 +37,10 @@ Record = dict[str, Any]
 Coerce = Callable[[dict[str, str]], Record]
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
 FINAL_JOB_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
+#: Shortest wait between job polls after the first (a 0-s setting must not hammer the API).
+MIN_POLL_SECONDS = 0.5
+#: JSON a record adds to a Collections body besides its fields (``attributes``, comma).
+COLLECTION_RECORD_OVERHEAD = 64
 
 
 @dataclass(frozen=True)
@@ -71,15 +79,58 @@ def upsert_collections(
     records: Iterable[Record],
     batch_size: int = COLLECTION_LIMIT,
 ) -> Outcomes:
-    """``PATCH composite/sobjects/{Object}/{ExternalId}``, ``batch_size`` records a call."""
-    batch: list[Record] = []
+    """``PATCH composite/sobjects/{Object}/{ExternalId}``, ``batch_size`` records a call (fewer
+    when they would make the request larger than ``settings.collections_request_bytes``)."""
+    batcher = CollectionsBatcher(client, settings, batch_size)
     for record in records:
-        batch.append(record)
-        if len(batch) == batch_size:
-            yield from _collections_call(client, settings, batch)
-            batch = []
-    if batch:
-        yield from _collections_call(client, settings, batch)
+        yield from batcher.add(record)
+    yield from batcher.flush()
+
+
+class CollectionsBatcher:
+    """Gathers records into full sObject Collections calls, however they trickle in.
+
+    Holds at most ``batch_size`` records (and about ``settings.collections_request_bytes`` of
+    JSON); a call is made as soon as the next record would not fit, or when the pending records
+    reach ``batch_size``. ``add`` and ``flush`` return the outcomes of the calls they made.
+    """
+
+    def __init__(
+        self, client: SalesforceClient, settings: UpsertSettings, batch_size: int = COLLECTION_LIMIT
+    ):
+        self.client = client
+        self.settings = settings
+        self.batch_size = batch_size
+        self.max_bytes = settings.collections_request_bytes
+        self.pending: list[Record] = []
+        self.size = 0
+        self.calls = 0
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def add(self, record: Record) -> list[tuple[Record, RecordOutcome]]:
+        size = json_size(record) + COLLECTION_RECORD_OVERHEAD
+        outcomes = []
+        if self.pending and self.size + size > self.max_bytes:
+            outcomes = self.flush()
+        self.pending.append(record)
+        self.size += size
+        if len(self.pending) >= self.batch_size:
+            outcomes += self.flush()
+        return outcomes
+
+    def flush(self) -> list[tuple[Record, RecordOutcome]]:
+        if not self.pending:
+            return []
+        batch, self.pending, self.size = self.pending, [], 0
+        self.calls += 1
+        return list(_collections_call(self.client, self.settings, batch))
+
+
+def json_size(record: Record) -> int:
+    """Bytes of the record as requests sends it (``json.dumps``, ASCII-escaped)."""
+    return len(json.dumps(record, default=str))
 
 
 def _collections_call(client: SalesforceClient, settings: UpsertSettings, batch: list[Record]) -> Outcomes:
@@ -233,11 +284,24 @@ def _create_job(client: SalesforceClient, settings: UpsertSettings) -> str:
     return job["id"]
 
 
-def _wait_for_job(client: SalesforceClient, settings: UpsertSettings, job_id: str) -> dict[str, Any]:
-    """Poll with a doubling wait (capped) until the job is final or the timeout passes."""
+def poll_waits(settings: UpsertSettings) -> Iterator[float]:
+    """Waits before each job poll: ``bulk_poll_seconds``, then ``bulk_poll_growth`` times the
+    last (at least ``MIN_POLL_SECONDS``), capped at ``bulk_poll_max_seconds``.
+
+    The defaults give 0.5, 0.75, 1.1, 1.7, 2.5, 3.8 ... s (polls at 0.5, 1.25, 2.4, 4.1, 6.6 ...
+    s): a job is seen at most about a third of its run time after it ends, for about one poll
+    more than doubling from 1 s (polls at 1, 3, 7 s: a job done at 3.1 s was seen at 7 s).
+    """
     delay = settings.bulk_poll_seconds
-    deadline = time.monotonic() + settings.bulk_timeout_seconds
     while True:
+        yield delay
+        delay = min(max(delay * settings.bulk_poll_growth, MIN_POLL_SECONDS), settings.bulk_poll_max_seconds)
+
+
+def _wait_for_job(client: SalesforceClient, settings: UpsertSettings, job_id: str) -> dict[str, Any]:
+    """Poll on the ``poll_waits`` schedule until the job is final or the timeout passes."""
+    deadline = time.monotonic() + settings.bulk_timeout_seconds
+    for delay in poll_waits(settings):
         client.sleep(delay)
         job = client.rest("GET", f"jobs/ingest/{job_id}")
         if job.get("state") in FINAL_JOB_STATES:
@@ -245,7 +309,7 @@ def _wait_for_job(client: SalesforceClient, settings: UpsertSettings, job_id: st
         if time.monotonic() > deadline:
             state, limit = job.get("state"), settings.bulk_timeout_seconds
             raise TimeoutError(f"Bulk job {job_id} still {state} after {limit} s")
-        delay = min(max(delay * 2, 0.5), settings.bulk_poll_max_seconds)
+    raise AssertionError("unreachable")
 
 
 def _job_results(

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import logging
+import re
 import time
+import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -225,6 +229,34 @@ def test_transcript_over_bulk_cap_goes_through_collections(emulator, client, tmp
     assert transcripts(emulator, ids)[ids[3]]["Transcript__c"] == long_text
 
 
+@pytest.mark.parametrize(
+    ("threshold", "collections_calls"), [(2, 1), (10_000, 3)], ids=["bulk", "collections"]
+)
+def test_long_rows_are_gathered_across_batches_into_full_collections_calls(
+    emulator, client, tmp_path, people, threshold, collections_calls
+):
+    ids = conversation_ids(450)
+    long_ids = set(ids[7::15])  # 30 rows over the Bulk cap, spread over the batches of 100
+    email = f"jane{people['tag']}@acme.example"
+    rows = [
+        row(cid, ("x" * 33_000 + cid) if cid in long_ids else "short", Visitor_Email__c=email) for cid in ids
+    ]
+    opts = options(
+        batch_rows=100, linking=LinkingSettings(enabled=True), upsert={"bulk_threshold": threshold}
+    )
+    emulator.state.calls.reset()
+
+    result = load_rows(client, [stage(tmp_path, rows)], tmp_path, opts)
+
+    calls = emulator.state.calls.snapshot()
+    upserts = calls.get("PATCH /services/data/v{version}/composite/sobjects/{object_name}/{external_field}")
+    assert upserts == collections_calls  # bulk: the 30 long rows in one call, not one per batch
+    assert (result["created"], result["failed"], result["linked"]) == (450, 0, 450)
+    records = transcripts(emulator, ids)
+    assert all(records[cid]["Transcript__c"] == "x" * 33_000 + cid for cid in long_ids)
+    assert {records[cid]["Contact__c"] for cid in ids} == {people["contact"]}  # long rows linked too
+
+
 def test_file_over_cap_is_skipped_while_the_record_syncs(emulator, client, tmp_path):
     (big, small) = conversation_ids(2)
     huge = "y" * (5 * 1024 * 1024 + 1)
@@ -293,6 +325,64 @@ def test_linking_by_email_then_phone_contact_then_lead_with_block_list(emulator,
     queries = emulator.state.calls.snapshot().get("GET /services/data/v{version}/query", 0)
     assert queries <= 5  # existing lookups; Contact by email, by phone; Lead by email, by phone
     assert emulator.state.calls.total() == result["api_calls"] <= 20  # batched, never per record
+
+
+def test_linking_a_full_batch_keeps_every_query_url_under_salesforce_limit(
+    emulator, client, tmp_path, caplog
+):
+    """2,000 rows with realistic ids and emails made one ~100 KB query URL; Salesforce (and the
+    emulator) refuse a request line plus headers over 16,384 bytes."""
+    store = emulator.state.store
+    tag = next(_ids)
+    ids = [f"{cid}-{uuid.UUID(int=n + tag * 10_000)}" for n, cid in enumerate(conversation_ids(2_000))]
+
+    def email(n: int) -> str:
+        return f"firstname.lastname.{tag}.{n:05d}@customer-company-{n % 37}.example.com"
+
+    contacts = {
+        n: store.create("Contact", {"LastName": f"C{n}", "Email": email(n)}).id for n in range(0, 2_000, 50)
+    }
+    leads = {
+        n: store.create("Lead", {"LastName": f"L{n}", "Company": "Co", "Email": email(n)}).id
+        for n in range(25, 2_000, 50)
+    }
+    phone_contact = store.create("Contact", {"LastName": "P", "Phone": f"+1 555 {tag:04d} 77"}).id
+    rows = [
+        row(
+            cid,
+            Visitor_Email__c=email(n),
+            **({"Visitor_Phone__c": f"+1 555 {tag:04d} {n % 100:02d}"} if n % 4 else {}),
+        )
+        for n, cid in enumerate(ids)
+    ]
+    requests_sent = []
+    client.session.hooks["response"].append(
+        lambda response, *args, **kwargs: requests_sent.append(response.request)
+    )
+    emulator.state.calls.reset()
+
+    with caplog.at_level(logging.INFO, logger="lesync.pipeline.load"):
+        result = load_rows(
+            client, [stage(tmp_path, rows)], tmp_path, options(linking=LinkingSettings(enabled=True))
+        )
+
+    queries = [r for r in requests_sent if urlsplit(r.url).path.endswith("/query/")]
+    assert len(queries) > 5  # the lookups were split ...
+    for request in queries:
+        parts = urlsplit(request.url)
+        request_line = f"GET {parts.path}?{parts.query} HTTP/1.1\r\n"
+        headers = sum(len(name) + len(value) + 4 for name, value in request.headers.items())
+        assert len(request_line) + headers + len(f"Host: {parts.netloc}\r\n") < 16_384 - 2_000
+        assert len(parts.query) <= 12_002  # "q=" + at most SOQL_QUERY_BYTES
+    records = transcripts(emulator, ids)
+    assert result["mode"] == "bulk" and (result["created"], result["failed"]) == (2_000, 0)
+    # ... and linking still works: Contacts by email, Leads for the rest, the one phone Contact
+    assert {records[ids[n]]["Contact__c"] for n in contacts} == set(contacts.values())
+    assert {records[ids[n]]["Lead__c"] for n in leads} == set(leads.values())
+    assert records[ids[77]]["Contact__c"] == phone_contact
+    assert result["linked"] == len(contacts) + len(leads) + 20  # n % 100 == 77: 20 rows by phone
+    estimate = int(re.search(r"~(\d+) API calls needed", caplog.text).group(1))
+    assert emulator.state.calls.total() == result["api_calls"] <= estimate
 
 
 def test_hand_set_lookup_survives_a_rerun(emulator, client, tmp_path, people):

@@ -9,7 +9,7 @@ import json
 from sf_fakes import BASE
 
 from lesync.salesforce import BulkUpload, UpsertSettings, run_bulk_job, upsert_collections
-from lesync.salesforce.upsert import parse_bulk_error
+from lesync.salesforce.upsert import CollectionsBatcher, parse_bulk_error, poll_waits
 
 SETTINGS = UpsertSettings(bulk_poll_seconds=0)
 UPSERT_URL = f"{BASE}composite/sobjects/Chat_Transcript__c/LP_Conversation_Id__c"
@@ -121,3 +121,48 @@ def test_bulk_error_text_is_split_into_code_message_fields():
         parse_bulk_error("UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record").code
         == "UNABLE_TO_LOCK_ROW"
     )
+
+
+def test_bulk_job_is_polled_at_half_a_second_growing_by_half(http, client, sleeps):
+    upload = BulkUpload(["LP_Conversation_Id__c"], "LP_Conversation_Id__c")
+    upload.add({"LP_Conversation_Id__c": "c1"})
+    jobs = f"{BASE}jobs/ingest"
+    http.post(jobs, json={"id": "750P"})
+    http.put(f"{jobs}/750P/batches", status_code=201)
+    http.patch(f"{jobs}/750P", json={})
+    http.get(f"{jobs}/750P", [{"json": {"state": "InProgress"}}] * 4 + [{"json": {"state": "JobComplete"}}])
+    for kind in ("successfulResults", "failedResults", "unprocessedrecords"):
+        http.get(f"{jobs}/750P/{kind}/", text="LP_Conversation_Id__c\n")
+
+    list(run_bulk_job(client, UpsertSettings(), upload, dict))
+
+    assert sleeps == [0.5, 0.75, 1.125, 1.6875, 2.53125]
+    upload.close()
+
+
+def test_poll_waits_are_configurable_floored_and_capped():
+    waits = poll_waits(UpsertSettings(bulk_poll_seconds=0, bulk_poll_growth=2, bulk_poll_max_seconds=3))
+    assert [next(waits) for _ in range(6)] == [0, 0.5, 1, 2, 3, 3]
+
+
+def test_collections_calls_respect_the_request_size(http, client):
+    http.patch(UPSERT_URL, json=echo_results)
+    settings = UpsertSettings(collections_request_bytes=3_000_000)
+    long_records = [{**r, "Transcript__c": "x" * 1_000_000} for r in records(12)]
+    outcomes = list(upsert_collections(client, settings, long_records))
+    assert [len(r.json()["records"]) for r in http.request_history if r.method == "PATCH"] == [2] * 6
+    assert len(outcomes) == 12
+
+
+def test_batcher_gathers_records_added_a_few_at_a_time_into_full_calls(http, client):
+    http.patch(UPSERT_URL, json=echo_results)
+    batcher = CollectionsBatcher(client, SETTINGS)
+    sent, outcomes = records(450), []
+    for start in range(0, 450, 7):  # 7 records per "batch" of the load
+        for record in sent[start : start + 7]:
+            outcomes += batcher.add(record)
+        assert len(batcher) < 200
+    outcomes += batcher.flush()
+    assert [len(r.json()["records"]) for r in http.request_history if r.method == "PATCH"] == [200, 200, 50]
+    assert [o.external_id for _, o in outcomes] == [f"c{i}" for i in range(450)]
+    assert batcher.flush() == [] and batcher.calls == 3
