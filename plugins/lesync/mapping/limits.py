@@ -106,22 +106,44 @@ def fields_meta_from_schema(
 
 
 def utf16_length(text: str) -> int:
-    """Length as Salesforce counts it (UTF-16 code units)."""
+    """Length as Salesforce counts it (UTF-16 code units); a lone surrogate counts one."""
     if text.isascii():
         return len(text)
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) >> 1
 
 
 def fits(text: str, limit: int) -> bool:
-    return len(text) * 2 <= limit or utf16_length(text) <= limit
+    size = len(text)
+    if size > limit:  # every character takes at least one unit
+        return False
+    return size * 2 <= limit or utf16_length(text) <= limit
 
 
 def cut(text: str, limit: int) -> str:
-    """The longest prefix of ``text`` within ``limit`` UTF-16 units (no split surrogate pair)."""
+    """The longest prefix of ``text`` within ``limit`` UTF-16 units (no split surrogate pair).
+
+    Works at C speed on the UTF-16 encoding of at most ``limit`` characters (the prefix can be no
+    longer): the first ``limit`` units, decoded back, end in half an emoji only when the cut
+    fell inside a surrogate pair, and that half is dropped."""
     if fits(text, limit):
         return text
-    if text.isascii():
-        return text[:limit]
+    if limit <= 0:
+        return text[:limit] if text.isascii() else ""  # as it always did (callers pass limit > 0)
+    head = text[:limit]
+    if head.isascii():
+        return head
+    units = head.encode("utf-16-le", "surrogatepass")
+    if len(units) <= 2 * limit:
+        return head
+    kept = units[: 2 * limit].decode("utf-16-le", "surrogatepass")
+    if head.startswith(kept):
+        return kept
+    if "\ud800" <= kept[-1] <= "\udbff" and head.startswith(kept[:-1]):
+        return kept[:-1]  # the cut fell inside a surrogate pair
+    return _cut_slowly(head, limit)  # lone surrogates that the round trip paired up
+
+
+def _cut_slowly(text: str, limit: int) -> str:
     used = 0
     for index, ch in enumerate(text):
         used += 2 if ord(ch) > 0xFFFF else 1

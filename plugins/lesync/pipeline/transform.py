@@ -5,6 +5,11 @@ position)`` to find the newest copy of each conversation (windows overlap, pages
 paging, a messaging conversation is fetched open and again closed); a second pass transforms
 exactly those copies, in file order, and writes the rows with ``JsonlGzWriter``.
 
+Each record is decoded whole once at most: the first pass decodes a line only as far as the
+dedupe needs (its leading members up to ``info`` and the transcript lines or messages, which
+LivePerson records carry first; the rest, such as ``sdes`` and surveys, stays undecoded), and
+the second pass decodes only the winning lines, skipping the others undecoded.
+
 Raw files are gzip JSON lines of untouched records, named ``chat-*.jsonl.gz`` or
 ``messaging-*.jsonl.gz``; a line may also be an envelope ``{"channel": ..., "record": {...}}``.
 When neither says, the record's shape does (``info.engagementId`` chat, ``info.conversationId``
@@ -13,16 +18,19 @@ messaging).
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from json.decoder import scanstring
 from typing import Any
 
-from lesync.mapping.convert import parse_instant
+from lesync.mapping.convert import _EPOCH_MS_THRESHOLD, parse_instant
 from lesync.mapping.limits import FieldsMeta
 from lesync.mapping.spec import CompiledMapping
 from lesync.mapping.transform import conversation_id, detect_channel, transform_record
-from lesync.pipeline.staging import JsonlGzWriter, as_path, read_jsonl_gz
+from lesync.pipeline.staging import JsonlGzWriter, as_path
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +59,16 @@ def transform_files(
 ) -> dict[str, Any]:
     """Transform every raw file into ``out_path`` (gzip JSON lines of rows); returns counts."""
     paths = list(raw_paths)
-    winners, stats = _newest_copies(paths, channel_of)
+    channels = [_file_channel(path, channel_of) for path in paths]
+    winners, stats = _newest_copies(paths, channels)
     rows = with_errors = 0
     by_channel = dict.fromkeys(CHANNELS, 0)
     with JsonlGzWriter(out_path) as writer:
-        for position, record, channel in _records(paths, channel_of):
-            if channel is None or winners.get(_key(record, channel, position)) != position:
-                continue
+        for position, line in _lines(paths):
+            if position not in winners:
+                continue  # an older copy or an unrecognised record: not decoded again
+            record, channel = _unwrap(_decode(line), channels[position[0]])
+            assert channel is not None  # as in the first pass, which made it a winner
             row = transform_record(record, channel, mapping, fields_meta).to_dict()
             writer.write(row)
             rows += 1
@@ -76,11 +87,11 @@ def transform_files(
     return result
 
 
-def _newest_copies(paths: list[Any], channel_of: ChannelOf) -> tuple[dict[Any, Position], dict[str, int]]:
-    """First pass: the position of the newest copy of each conversation."""
+def _newest_copies(paths: list[Any], channels: list[str | None]) -> tuple[set[Position], dict[str, int]]:
+    """First pass: the positions of the newest copy of each conversation."""
     best: dict[Any, tuple[Version, Position]] = {}
     stats = {"read": 0, "unrecognised": 0}
-    for position, record, channel in _records(paths, channel_of):
+    for position, record, channel in _heads(paths, channels):
         stats["read"] += 1
         if channel is None:
             stats["unrecognised"] += 1
@@ -95,7 +106,7 @@ def _newest_copies(paths: list[Any], channel_of: ChannelOf) -> tuple[dict[Any, P
         current = best.get(key)
         if current is None or version >= current[0]:  # ties: the later copy wins
             best[key] = (version, position)
-    return {key: position for key, (_, position) in best.items()}, stats
+    return {position for _, position in best.values()}, stats
 
 
 def _key(record: dict, channel: str, position: Position) -> Any:
@@ -125,17 +136,85 @@ def _conversation_items(record: dict, channel: str) -> list:
 
 
 def _millis(value: Any) -> int:
+    if type(value) is int:  # epoch ms (or seconds), the common case: what parse_instant makes of it
+        return value if abs(value) >= _EPOCH_MS_THRESHOLD else value * 1000
     instant = parse_instant(value) if value is not None else None
     return instant[0] * 1000 + instant[1] if instant else 0
 
 
-def _records(paths: list[Any], channel_of: ChannelOf) -> Iterator[tuple[Position, dict, str | None]]:
-    """``(position, record, channel)`` for every line of every raw file, envelopes unwrapped."""
+def _lines(paths: list[Any]) -> Iterator[tuple[Position, bytes]]:
+    """``(position, undecoded line)`` for every non-blank line of every raw file."""
     for file_index, path in enumerate(paths):
-        file_channel = _file_channel(path, channel_of)
-        for line_index, line in enumerate(read_jsonl_gz(path)):
-            record, channel = _unwrap(line, file_channel)
-            yield (file_index, line_index), record, channel
+        with as_path(path).open("rb") as raw, gzip.open(raw, "rb") as lines:
+            line_index = 0
+            for line in lines:
+                if line.isspace():
+                    continue
+                yield (file_index, line_index), line
+                line_index += 1
+
+
+def _decode(line: bytes) -> Any:
+    return json.loads(line.decode("utf-8"))
+
+
+def _heads(paths: list[Any], channels: list[str | None]) -> Iterator[tuple[Position, dict, str | None]]:
+    """``(position, record, channel)`` for every line of every raw file, envelopes unwrapped; a
+    record may be only its leading members, as many as its channel, id and version need."""
+    for position, line in _lines(paths):
+        file_channel = channels[position[0]]
+        text = line.decode("utf-8")
+        head = _head(text, file_channel)
+        record, channel = _unwrap(json.loads(text) if head is None else head, file_channel)
+        yield position, record, channel
+
+
+_DECODER = json.JSONDecoder()
+_SCAN = _DECODER.scan_once  # the C scanner json.loads uses: one JSON value at an index
+_WHITESPACE = " \t\n\r"
+_ITEMS_KEY = {"chat": "transcript", "messaging": "messageRecords"}
+
+
+def _head(text: str, file_channel: str | None) -> dict | None:
+    """The leading top-level members of a record line, decoded one by one and no further than
+    the dedupe needs: ``info``, then the channel's ``transcript`` / ``messageRecords``. Only the
+    members read are in the dict (the rest, usually half the line, is never decoded). A whole
+    record when it ends first; ``None`` when it is not plain (an envelope, malformed): decode it
+    whole then.
+
+    Stopping early relies on each key appearing once per object, as in every line
+    ``JsonlGzWriter`` writes (``json.dumps`` of a dict)."""
+    try:
+        index = _skip(text, 0)
+        if text[index] != "{":
+            return None
+        index = _skip(text, index + 1)
+        record: dict[str, Any] = {}
+        while text[index] == '"':
+            key, index = scanstring(text, index + 1)
+            index = _skip(text, index)
+            if text[index] != ":":
+                return None
+            record[key], index = _SCAN(text, _skip(text, index + 1))
+            if "info" in record and (file_channel or type(record["info"]) is dict):
+                channel = file_channel or detect_channel(record)
+                if channel is None or _ITEMS_KEY.get(channel) in record:
+                    return record
+            index = _skip(text, index)
+            if text[index] != ",":
+                break
+            index = _skip(text, index + 1)
+        if text[index] == "}" and _skip(text, index + 1) == len(text):
+            return record  # the whole line (no items, an envelope...): as json.loads makes it
+    except (IndexError, StopIteration, ValueError):
+        pass
+    return None
+
+
+def _skip(text: str, index: int) -> int:
+    while index < len(text) and text[index] in _WHITESPACE:
+        index += 1
+    return index
 
 
 def _file_channel(path: Any, channel_of: ChannelOf) -> str | None:

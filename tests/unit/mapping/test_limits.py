@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from lpexamples import chat_surveys, messaging, org_fields
 
 from lesync.emulators.salesforce.schema import describe_sobject, load_schema
 from lesync.mapping import TRUNCATION_MARKER, compile_mapping, fields_meta_from_describe, transform_record
 from lesync.mapping.convert import to_date, to_datetime
-from lesync.mapping.limits import FieldMeta, FieldValueError, fit_value, split_text, truncate, utf16_length
+from lesync.mapping.limits import (
+    FieldMeta,
+    FieldValueError,
+    cut,
+    fit_value,
+    fits,
+    split_text,
+    truncate,
+    utf16_length,
+)
 
 
 def org(extra_fields: dict) -> dict:
@@ -29,6 +40,52 @@ def test_lengths_count_utf16_units_and_never_split_an_emoji():
     text, cut = truncate("😀" * 10, 15)
     assert cut and utf16_length(text) <= 15
     assert text.startswith("😀") and "\ud83d" not in text.replace("😀", "")
+
+
+def _units(text: str) -> int:
+    """UTF-16 units one character at a time (the reference the fast paths must match)."""
+    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+
+
+def _cut_by_hand(text: str, limit: int) -> str:
+    used = 0
+    for index, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > limit:
+            return text[:index]
+    return text
+
+
+def test_cut_and_length_match_a_character_by_character_count():
+    rng = random.Random(11)
+    # emoji and other astral characters, lone surrogates (json.loads makes them from "\ud83d"),
+    # and a high and a low surrogate side by side that UTF-16 would pair up
+    alphabet = ["a", " ", "\n", "é", "א", "—", "中", "\uffff", "😀", "👍", "\U0010ffff", "\ud83d", "\ude00"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        limit = rng.randint(1, 50)
+        assert utf16_length(text) == _units(text)
+        assert fits(text, limit) == (_units(text) <= limit)
+        head = cut(text, limit)
+        assert head == _cut_by_hand(text, limit), (text, limit)
+        assert text.startswith(head) and utf16_length(head) <= limit
+        truncated, was_cut = truncate(text, limit)
+        assert utf16_length(truncated) <= limit and was_cut == (_units(text) > limit)
+
+
+def test_cut_never_splits_an_emoji_in_a_long_transcript():
+    line = "Agent: מה מספר ההזמנה? 👍 Sure — let me check 😀\n"
+    text = line * 5_000  # ~250,000 units
+    for limit in (32_768, 32_769, 131_072, 131_073):
+        head = cut(text, limit)
+        assert utf16_length(head) in (limit, limit - 1)  # one less only before an emoji
+        assert text.startswith(head)
+        assert not ("\ud800" <= head[-1] <= "\udfff")  # no half of a surrogate pair
+        assert head == _cut_by_hand(text, limit)
+    parts, truncated = split_text(text, [32_768, 32_768])
+    assert truncated and parts[-1].endswith(TRUNCATION_MARKER)
+    assert all(utf16_length(part) <= 32_768 for part in parts)
+    assert text.startswith(parts[0]) and text[len(parts[0]) :].startswith(parts[1][:-20])
 
 
 def test_type_errors_name_the_field():

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 from pathlib import Path
 
 import pytest
 
 from lesync.mapping import fields_meta_from_schema, load_mapping
+from lesync.mapping.transform import conversation_id, transform_record
 from lesync.pipeline import transform as stage
 from lesync.pipeline.staging import read_jsonl_gz, write_jsonl_gz
 
@@ -121,23 +123,116 @@ def test_channel_of_override(tmp_path, mapping, meta):
     assert result["by_channel"] == {"chat": 0, "messaging": 1}
 
 
-def test_streaming_reads_records_one_at_a_time(tmp_path, mapping, meta, monkeypatch):
-    """Memory stays flat: at most one record is alive between reads (the reader is a generator)."""
-    write_jsonl_gz(tmp_path / "chat-big.jsonl.gz", (chat_copy(f"id-{i}") for i in range(300)))
-    consumed = []
-    real_reader = stage.read_jsonl_gz
+def test_streaming_decodes_each_record_once(tmp_path, mapping, meta, monkeypatch):
+    """Memory stays flat: lines are read one at a time, in two passes, nothing cached between
+    them. The first pass decodes a line only up to what the dedupe needs; the second decodes
+    only the winners, so an older copy is never decoded whole."""
+    records = [chat_copy(f"id-{i}") for i in range(300)] + [chat_copy("id-7", end_ms=1)]  # older
+    write_jsonl_gz(tmp_path / "chat-big.jsonl.gz", records)
+    lines, heads, decoded = [], [], []
+    real_lines, real_head, real_decode = stage._lines, stage._head, stage._decode
 
-    def counting_reader(path):
-        for record in real_reader(path):
-            consumed.append(1)
-            yield record
+    def counting_lines(paths):
+        for item in real_lines(paths):
+            lines.append(1)
+            yield item
 
-    monkeypatch.setattr(stage, "read_jsonl_gz", counting_reader)
+    def counting_head(text, file_channel):
+        head = real_head(text, file_channel)
+        heads.append(head)
+        return head
+
+    def counting_decode(line):
+        decoded.append(1)
+        return real_decode(line)
+
+    monkeypatch.setattr(stage, "_lines", counting_lines)
+    monkeypatch.setattr(stage, "_head", counting_head)
+    monkeypatch.setattr(stage, "_decode", counting_decode)
     result = stage.transform_files(
         [tmp_path / "chat-big.jsonl.gz"], tmp_path / "rows.jsonl.gz", mapping, meta
     )
-    assert result["rows"] == 300
-    assert len(consumed) == 600  # two passes, nothing cached between them
+    assert (result["rows"], result["duplicates"]) == (300, 1)
+    assert len(lines) == 602  # two passes, nothing cached between them
+    assert len(heads) == 301 and len(decoded) == 300
+    assert all(set(head) == {"info", "transcript"} for head in heads)  # lineScores, sdes...: skipped
+
+
+def _reference_rows(paths, mapping, meta, channel_of=None) -> list[dict]:
+    """What the stage must write: every record decoded whole, the newest copy of each id kept."""
+    best, records = {}, []
+    for file_index, path in enumerate(paths):
+        for line_index, line in enumerate(read_jsonl_gz(path)):
+            record, channel = stage._unwrap(line, stage._file_channel(path, channel_of))
+            if channel is None:
+                continue
+            position = (file_index, line_index)
+            conv_id = conversation_id(record, channel)
+            key = (channel, conv_id) if conv_id else position
+            version = stage.record_version(record, channel)
+            if key not in best or version >= best[key][0]:
+                best[key] = (version, position)
+            records.append((position, record, channel))
+    winners = {position for _, position in best.values()}
+    rows = [transform_record(r, c, mapping, meta).to_dict() for p, r, c in records if p in winners]
+    return json.loads(json.dumps(rows, ensure_ascii=False))
+
+
+def test_rows_are_those_of_decoding_every_record_whole(tmp_path, mapping, meta):
+    """Partial decoding in the first pass changes nothing: same rows, same order, same counts,
+    whatever the key order, spacing, envelopes, missing ids or ties."""
+
+    def tagged(record: dict, group: str) -> dict:
+        record = copy.deepcopy(record)
+        field = "agentGroupName" if "engagementId" in record["info"] else "latestAgentGroupName"
+        record["info"][field] = group
+        return record
+
+    def last_info(record: dict) -> dict:  # "info" after everything else
+        return {**{k: v for k, v in record.items() if k != "info"}, "info": record["info"]}
+
+    opened = copy.deepcopy(msg_record())
+    opened["info"]["status"] = "OPEN"
+    closed = tagged(msg_record(), "closed")
+    closed["info"]["status"] = "CLOSE"
+    fewer = tagged(closed, "fewer messages")
+    fewer["messageRecords"] = fewer["messageRecords"][:-1]
+    no_id = chat_copy("x")
+    del no_id["info"]["engagementId"]
+    write_jsonl_gz(
+        tmp_path / "chat-0.jsonl.gz",
+        [tagged(chat_copy("tie"), "first"), chat_copy("c1", end_ms=1485970099999), chat_copy("c2"), no_id],
+    )
+    write_jsonl_gz(
+        tmp_path / "messaging-0.jsonl.gz",
+        [closed, opened, fewer, {"channel": "chat", "record": chat_copy("c3")}],
+    )
+    lines = [
+        json.dumps(tagged(chat_copy("tie"), "second")),  # spaces after ":" and ","
+        "",
+        json.dumps(last_info(chat_copy("c1", end_ms=1485970000000)), indent=1).replace("\n", " "),
+        json.dumps(last_info(tagged(chat_copy("c2"), "info last, a tie, so it wins"))),
+        json.dumps(no_id),
+        json.dumps({"info": None, "transcript": {"lines": []}}),
+        json.dumps({"channel": "messaging", "record": tagged(msg_record(), "enveloped")}),
+        json.dumps({"info": {}, "sdes": {}}),
+        "  ",
+        json.dumps(tagged(chat_copy("emoji"), "\ud83d\ude00 (escaped emoji) 中")),
+    ]
+    with gzip.open(tmp_path / "chat-1.jsonl.gz", "wt", encoding="utf-8") as raw:
+        raw.write("\n".join(lines) + "\n")
+    write_jsonl_gz(tmp_path / "page-2.jsonl.gz", [{"info": {}}, chat_copy("c3"), tagged(closed, "last")])
+    paths = [tmp_path / name for name in ("chat-0.jsonl.gz", "messaging-0.jsonl.gz", "chat-1.jsonl.gz")]
+    paths.append(tmp_path / "page-2.jsonl.gz")
+
+    result = stage.transform_files(paths, tmp_path / "rows.jsonl.gz", mapping, meta)
+    rows = list(read_jsonl_gz(tmp_path / "rows.jsonl.gz"))
+    assert rows == _reference_rows(paths, mapping, meta)
+    groups = {row["conversation_id"]: row["fields"].get("Agent_Group__c") for row in rows}
+    assert groups["tie"] == "second" and groups["c2"] == "info last, a tie, so it wins"
+    assert groups["e5c58e49-e4a5-40a8-8a18-d6580d1d5630"] == "last"
+    assert (result["records_read"], result["unrecognised"], result["rows"]) == (19, 1, len(rows))
+    assert result["duplicates"] == 19 - 1 - len(rows)
 
 
 def test_version_prefers_closed_then_latest_times():
