@@ -184,8 +184,17 @@ def split_text(text: str, limits: Iterable[int]) -> tuple[list[str], bool]:
     return parts, bool(rest)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_text(text: str) -> str:
-    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
+    """Text Salesforce can store: no control characters, and a lone UTF-16 surrogate (JSON such
+    as ``"\\ud83d"`` decodes to one; it has no UTF-8 form) becomes U+FFFD instead of failing."""
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    if _LONE_SURROGATE.search(text):
+        text = _LONE_SURROGATE.sub("\ufffd", text)
+    return text
 
 
 # --------------------------------------------------------------------------------------------

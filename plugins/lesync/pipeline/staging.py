@@ -94,7 +94,14 @@ class JsonlGzWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         assert self._text is not None, "use JsonlGzWriter as a context manager"
-        self._text.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (LivePerson JSON may carry "\ud83d" alone) has no UTF-8 form:
+            # escape it as JSON does, so the record is staged untouched and reads back equal.
+            line = json.dumps(record, ensure_ascii=True, separators=(",", ":"))
+        self._text.write(line)
         self._text.write("\n")
         self.count += 1
 

@@ -272,3 +272,14 @@ def test_open_conversation_gets_no_end_time():
     assert row["errors"] == []
     assert "End_Time__c" not in row["fields"] and row["fields"]["Start_Time__c"].startswith("2026-")
     assert row["fields"]["Status__c"] == "Open"
+
+
+def test_lone_surrogates_become_replacement_characters():
+    import json
+
+    from lesync.mapping.limits import clean_text
+
+    text = json.loads('"before \\ud83d after \\u0007bell"')
+    assert clean_text(text) == "before \ufffd after bell"
+    assert clean_text(text).encode("utf-8")  # now encodable
+    assert clean_text("😀 fine") == "😀 fine"

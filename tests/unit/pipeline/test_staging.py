@@ -54,3 +54,12 @@ def test_default_root_follows_settings(monkeypatch, tmp_path):
     monkeypatch.delenv("LESYNC_STAGING_ROOT")
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     assert default_root() == f"file://{tmp_path}/lesync/staging"
+
+
+def test_a_lone_surrogate_is_staged_untouched(tmp_path):
+    import json
+
+    record = json.loads('{"text": "half an emoji \\ud83d here", "ok": "😀"}')
+    path = tmp_path / "raw.jsonl.gz"
+    assert write_jsonl_gz(str(path), [record, {"plain": 1}]) == 2
+    assert list(read_jsonl_gz(str(path))) == [record, {"plain": 1}]
