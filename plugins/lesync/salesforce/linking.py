@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from lesync.salesforce.client import SalesforceClient
@@ -118,17 +118,41 @@ def _match_contacts(
     client: SalesforceClient, linking: LinkingSettings, candidates: dict[str, tuple]
 ) -> dict[str, Record]:
     """External id -> the one Contact its email (else its phone) names."""
+    return _match_people(client, candidates, "SELECT Id, Email, Phone, AccountId FROM Contact")
+
+
+def _match_leads(
+    client: SalesforceClient, linking: LinkingSettings, candidates: dict[str, tuple]
+) -> dict[str, Record]:
+    """External id -> the one open (unconverted) Lead its email (else its phone) names."""
+    return _match_people(
+        client,
+        candidates,
+        "SELECT Id, Email, Phone, IsConverted FROM Lead",
+        keep=lambda lead: not lead.get("IsConverted"),
+    )
+
+
+def _match_people(
+    client: SalesforceClient,
+    candidates: dict[str, tuple],
+    select: str,
+    keep: Callable[[Record], bool] = lambda record: True,
+) -> dict[str, Record]:
+    """External id -> the one record its email (else its phone) names: one query per column."""
     found: dict[str, Record] = {}
     for position, column in ((0, "Email"), (1, "Phone")):
         pending = {k: v[position] for k, v in candidates.items() if k not in found and v[position]}
         if not pending:
             continue
-        soql = f"SELECT Id, Email, Phone, AccountId FROM Contact WHERE {column} IN {{}}"
-        matches = _unique_matches(query_in(client, soql, pending.values()), column)
+        records = (
+            r for r in query_in(client, f"{select} WHERE {column} IN {{}}", pending.values()) if keep(r)
+        )
+        matches = _unique_matches(records, column)
         for key, value in pending.items():
-            contact = matches.get(_match_key(value, column))
-            if contact:
-                found[key] = contact
+            match = matches.get(_match_key(value, column))
+            if match:
+                found[key] = match
     return found
 
 
@@ -138,27 +162,6 @@ def _contact_links(contact: Record, existing: Record | None, linking: LinkingSet
     if linking.account_lookup and contact.get("AccountId") and not account_set:
         links[linking.account_lookup] = contact["AccountId"]
     return links
-
-
-def _match_leads(
-    client: SalesforceClient, linking: LinkingSettings, candidates: dict[str, tuple]
-) -> dict[str, Record]:
-    """External id -> the one open (unconverted) Lead its email (else its phone) names."""
-    found: dict[str, Record] = {}
-    for position, column in ((0, "Email"), (1, "Phone")):
-        pending = {k: v[position] for k, v in candidates.items() if k not in found and v[position]}
-        if not pending:
-            continue
-        soql = f"SELECT Id, Email, Phone, IsConverted FROM Lead WHERE {column} IN {{}}"
-        open_leads = (
-            lead for lead in query_in(client, soql, pending.values()) if not lead.get("IsConverted")
-        )
-        matches = _unique_matches(open_leads, column)
-        for key, value in pending.items():
-            lead = matches.get(_match_key(value, column))
-            if lead:
-                found[key] = lead
-    return found
 
 
 def _match_key(value: str, column: str) -> str:
