@@ -22,7 +22,7 @@ from lesync.pipeline.plan import (
     manual_window,
     slices,
 )
-from lesync.pipeline.staging import as_path, default_root, run_folder
+from lesync.pipeline.staging import as_path, default_root, run_folder, safe_name
 from lesync.pipeline.windows import ensure_aware
 
 log = logging.getLogger(__name__)
@@ -120,10 +120,14 @@ def _conversation_unit(params: dict[str, Any]) -> dict[str, Any]:
 # --- staging ------------------------------------------------------------------------------------
 
 
+def staging_root(integration: Integration) -> Any:
+    """The staging store of an integration (its credentials from ``staging.conn_id``)."""
+    return as_path(integration.staging.root or default_root(), conn_id=integration.staging.conn_id)
+
+
 def run_dir(integration: Integration, run_id: str) -> Any:
     """This run's staging folder (raw/, rows/, load/ below it)."""
-    root = as_path(integration.staging.root or default_root(), conn_id=integration.staging.conn_id)
-    return run_folder(root, integration.name, run_id)
+    return run_folder(staging_root(integration), integration.name, run_id)
 
 
 # --- extract ------------------------------------------------------------------------------------
@@ -281,14 +285,14 @@ def format_summary(summary: dict[str, Any]) -> str:
 def cleanup(integration: Integration, now: float | None = None) -> list[str]:
     """Remove this integration's staging folders older than its retention; returns what went."""
     retention = integration.staging.retention_days * 86400
-    root = run_dir(integration, "x").parent
+    root = staging_root(integration) / safe_name(integration.name)
     if not root.exists():
         return []
     cutoff = (now or time.time()) - retention
     removed = []
     for folder in root.iterdir():
         if folder.is_dir() and _newest_mtime(folder) < cutoff:
-            folder.rmdir() if not any(folder.iterdir()) else _remove_tree(folder)
+            folder.fs.rm(folder.path, recursive=True)
             removed.append(folder.name)
     if removed:
         log.info(
@@ -307,7 +311,3 @@ def _newest_mtime(folder: Any) -> float:
         except (FileNotFoundError, AttributeError):
             continue
     return newest or folder.stat().st_mtime
-
-
-def _remove_tree(folder: Any) -> None:
-    folder.fs.rm(folder.path, recursive=True)
