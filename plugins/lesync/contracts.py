@@ -75,6 +75,9 @@ class ExtractResult(XComResult):
     partial_failed: int = 0
     window: list[str] | None = None
     conversation_id: str | None = None
+    #: By-id units (replays, re-checks): ids found neither in the raw archive nor in LivePerson.
+    not_found: list[str] = field(default_factory=list)
+    from_archive: int = 0
 
 
 @dataclass
