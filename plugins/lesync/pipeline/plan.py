@@ -9,36 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
 
-from lesync.pipeline.windows import split_window
+from lesync.window import Window, WindowError, split_window
 
 PERIODIC_EVERY_HOURS = 3
 PERIODIC_LOOKBACK = dt.timedelta(hours=6)
 DAILY_LOOKBACK = dt.timedelta(hours=48)
 MANUAL_MAX = dt.timedelta(days=30)
-
-
-class WindowError(ValueError):
-    """A requested window cannot be synced; the message says why and what to enter instead."""
-
-
-@dataclass(frozen=True)
-class Window:
-    start: dt.datetime
-    end: dt.datetime
-
-    def __post_init__(self) -> None:
-        for name, value in (("start", self.start), ("end", self.end)):
-            if value.tzinfo is None:
-                raise WindowError(f"{name} {value.isoformat()} has no time zone; give a UTC offset")
-
-    def as_dict(self) -> dict[str, str]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, str]) -> Window:
-        return cls(dt.datetime.fromisoformat(data["start"]), dt.datetime.fromisoformat(data["end"]))
 
 
 def stable_minute(name: str) -> int:
