@@ -11,8 +11,9 @@ import pytest
 
 from lesync.contracts import ExtractResult
 from lesync.liveperson.errors import ConversationNotEndedError, ConversationNotFoundError
+from lesync.liveperson.messaging import is_open
 from lesync.pipeline import extract
-from lesync.pipeline.extract import extract_conversation, extract_window
+from lesync.pipeline.extract import extract_conversation, extract_window, recheck_open
 from lesync.pipeline.staging import read_jsonl_gz
 
 END = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -349,3 +350,81 @@ def test_a_sliced_messaging_run_stages_every_conversation_once(tmp_path):
     # the LivePerson cost: slice 1 unchanged, slices 2 and 3 without their update-search pages
     assert reports[0].pages == old[0].pages
     assert all(old[k].pages > reports[k].pages for k in (1, 2))
+
+
+# -- fidelity (issue 17): strict emulator, both readings of latestUpdateTime ------------------------
+
+MSG_BY_ID = r"/conversations/conversation/search$"
+
+
+def staged(report: ExtractResult) -> list[dict[str, Any]]:
+    return [r for path in report.paths for r in read_jsonl_gz(path)]
+
+
+def test_partial_chats_are_completed_against_an_emulator_that_requires_start(emu, tmp_path):
+    report = extract_window(emulator_client(emu), "chat", *ALL, tmp_path / "out")
+    assert report.partial_refetched > 0 and report.partial_failed == 0
+    assert not any(r["info"].get("isPartial") for r in staged(report))
+
+
+def test_sync_chat_finds_a_chat_by_id_with_the_start_the_api_requires(emu, tmp_path):
+    now = emu.state.clock.now()
+    entry = next(e for o in range(100) if (e := emu.state.store.entry("chat", o)).is_closed(now))
+    report = extract_conversation(emulator_client(emu), "chat", entry.conversation_id, tmp_path)
+    assert staged_ids(report) == [entry.conversation_id] and report.calls == 2  # discovery + by id
+
+
+def test_a_failing_by_id_lookup_keeps_the_partial_record_marked_and_counted(emu, tmp_path):
+    emu.state.faults.add(path=MSG_BY_ID, status=400, times=2)
+    client = emulator_client(emu)
+    report = extract_window(client, "messaging", *ALL, tmp_path / "out")
+    records = staged(report)
+    marked = [r for r in records if r.get("_lesync", {}).get("partial")]
+    assert report.partial_failed == len(marked) == 2
+    assert all(r["info"]["isPartial"] and "400" in r["_lesync"]["reason"] for r in marked)
+    assert not any(r["info"].get("isPartial") for r in records if not r.get("_lesync"))
+    # calls <= pages + discovery + 1 per partial record
+    stats = client.stats
+    assert stats["calls"] == stats["pages"] + stats["discovery"] + report.partial_refetched + 2
+
+
+def test_messaging_records_carry_monitoring_and_only_the_parts_asked_for(emu, tmp_path):
+    client = emulator_client(emu)
+    records = list(client.conversations(*ALL, update_search=False))
+    assert records and all("monitoring" in r for r in records if not r["info"].get("isPartial"))
+    only = next(iter(client.conversations(*ALL, update_search=False, content=["messageRecords"])))
+    assert set(only) == {"info", "messageRecords"}
+
+
+@pytest.mark.parametrize("ignore_filter", [False, True], ids=["filter-honoured", "filter-ignored"])
+def test_a_conversation_closing_later_is_caught_by_the_recheck_under_both_readings(
+    emu, tmp_path, ignore_filter
+):
+    emu.state.ignore_latest_update_time = ignore_filter
+    client = emulator_client(emu)
+    first = extract_window(client, "messaging", *ALL, tmp_path / "w1", slice_id="w1")
+    open_ids = [r["info"]["conversationId"] for r in staged(first) if is_open(r)]
+    assert open_ids
+    emu.state.clock.advance(4 * 86_400)  # four days on: the emulator closes them
+    later = NOW + timedelta(days=4)
+    # the next run: its window holds none of them, and with no update search only the re-check
+    # can see them close
+    second = extract_window(client, "messaging", NOW, later, tmp_path / "w2", update_search=False)
+    assert not set(open_ids) & set(staged_ids(second))
+    before = client.stats["calls"]
+    rechecked = recheck_open(client, open_ids, tmp_path / "w2")
+    assert client.stats["calls"] - before == len(open_ids) == rechecked.calls  # one by-id call each
+    again = {r["info"]["conversationId"]: r for r in staged(rechecked)}
+    assert set(again) == set(open_ids) and rechecked.records == len(open_ids)
+    assert not any(is_open(r) for r in again.values())
+    # and the update search, whichever way the filter is read, brings back every close too
+    third = extract_window(client, "messaging", NOW, later, tmp_path / "w3", slice_id="w3")
+    assert set(open_ids) <= set(staged_ids(third))
+
+
+def test_recheck_is_bounded_and_says_what_waits(emu, tmp_path, caplog):
+    client = emulator_client(emu)
+    ids = [emu.state.store.entry("messaging", o).conversation_id for o in range(5)]
+    report = recheck_open(client, ids, tmp_path, limit=3)
+    assert report.records == 3 and client.stats["rechecked"] == 3 and client.stats["by_id"] == 3
+    assert "the other 2 wait for the next run" in caplog.text
