@@ -3,6 +3,7 @@
 The four DAG kinds differ only here: periodic (every 3 h, the last 6 h), daily (once a day,
 the last 48 h), manual (a typed start and end, at most 30 days, never in the future) and the
 single conversation of "Sync Chat". Everything after the plan is one shared pipeline.
+``Window`` is the project's one window type (``lesync.window``).
 """
 
 from __future__ import annotations
@@ -83,5 +84,4 @@ def slices(window: Window, hours: int) -> list[Window]:
     """
     if hours < 1:
         raise WindowError("slice length must be at least one hour")
-    pieces = split_window(window.start, window.end, dt.timedelta(hours=hours))
-    return [Window(piece.start, piece.end) for piece in pieces]
+    return split_window(window.start, window.end, dt.timedelta(hours=hours))

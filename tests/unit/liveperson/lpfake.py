@@ -67,11 +67,9 @@ class FakeLivePerson:
         self._remember(request, body)
         if "engagementId" in body:
             if "start" not in body:  # required on every search, engagementId or not
-                context.status_code = 400
-                return {"error": "Missing required body field 'start'"}
+                return self._fail(context, 400, "Missing required body field 'start'")
             if body["engagementId"] in self.by_id_fail:
-                context.status_code = self.by_id_fail[body["engagementId"]]
-                return {"error": "by-id lookup failed"}
+                return self._fail(context, self.by_id_fail[body["engagementId"]], "by-id lookup failed")
             found = [
                 self._whole(r)
                 for r in self.chats
@@ -90,8 +88,7 @@ class FakeLivePerson:
         body = json.loads(request.body)
         self._remember(request, body)
         if body["conversationId"] in self.by_id_fail:
-            context.status_code = self.by_id_fail[body["conversationId"]]
-            return {"error": "by-id lookup failed"}
+            return self._fail(context, self.by_id_fail[body["conversationId"]], "by-id lookup failed")
         found = [
             self._whole(r)
             for r in self.conversations
@@ -100,6 +97,11 @@ class FakeLivePerson:
         return self._page(found, 0, 100, "conversationHistoryRecords")
 
     # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _fail(context: Any, status: int, message: str) -> dict[str, Any]:
+        context.status_code = status
+        return {"error": message}
 
     def _remember(self, request: Any, body: dict[str, Any]) -> None:
         self.bodies.append(body)
