@@ -87,16 +87,18 @@ def main(argv: list[str] | None = None) -> int:
         process.join(30)
     seconds = time.monotonic() - started
     stats = client.stats
-    records = sum(r["records"] for r in reports)
+    records = sum(r.records for r in reports)
     result = {
         "conversations_seeded": args.conversations,
         "records_staged": records,
-        "files": sum(len(r["paths"]) for r in reports),
+        "files": sum(len(r.paths) for r in reports),
         "client_calls": stats["calls"],
         "emulator_calls": counted["total"],
         "pages": stats["pages"],
         "discovery": stats["discovery"],
         "by_id": stats["by_id"],
+        "partial_refetched": stats["partial_refetched"],
+        "partial_failed": stats["partial_failed"],
         "retries": stats["retries"],
         "calls_per_10000": round(stats["calls"] * 10_000 / max(records, 1), 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -96,7 +96,7 @@ def stage_extract(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
                         skills=list(integ.skills) or None,
                         slice_id=unit["slice"],
                         update_search=unit["slice"] == "000",  # as pipeline/tasks.py does
-                    )
+                    ).as_xcom()
                 )
     return {
         "units": len(units),

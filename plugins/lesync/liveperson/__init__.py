@@ -7,11 +7,17 @@ Stream                     Endpoint                                     Mode, ke
 =========================  ===========================================  ======================
 chats (window)             engHistDomain .../interactions/search        by start, engagementId
 chat (by id)               engHistDomain .../interactions/search        engagementId filter
+                                                                        (+ start, required)
 conversations (window)     msgHist .../conversations/search             by start + by
                                                                         latestUpdateTime,
                                                                         conversationId
 conversation (by id)       msgHist .../conversations/conversation/...   conversationId
+conversations (re-check)   msgHist .../conversations/conversation/...   conversationId, each
 =========================  ===========================================  ======================
+
+Messaging calls send ``v=2`` (unauthenticated SDEs under ``unAuthSdes``) and ``contentToRetrieve``
+(``settings.DEFAULT_CONTENT`` unless a caller passes ``content``). A partial record that cannot
+be fetched whole is kept with ``{"_lesync": {"partial": true, "reason": ...}}`` on top.
 
 Usage without Airflow::
 
@@ -33,10 +39,13 @@ from lesync.liveperson.errors import (
     LivePersonRequestError,
     LivePersonUnavailableError,
 )
-from lesync.liveperson.messaging import conversation_by_id, conversations_in_window
-from lesync.liveperson.settings import LivePersonSettings
+from lesync.liveperson.messaging import conversation_by_id, conversations_by_ids, conversations_in_window
+from lesync.liveperson.settings import DEFAULT_CONTENT, LivePersonSettings
+from lesync.liveperson.streams import PARTIAL_MARK, partial_reason
 
 __all__ = [
+    "DEFAULT_CONTENT",
+    "PARTIAL_MARK",
     "ConversationNotEndedError",
     "ConversationNotFoundError",
     "LivePersonAuthError",
@@ -50,5 +59,7 @@ __all__ = [
     "chats_in_window",
     "clear_discovery_cache",
     "conversation_by_id",
+    "conversations_by_ids",
     "conversations_in_window",
+    "partial_reason",
 ]

@@ -15,6 +15,13 @@ every conversation that began before the run and changed at any time since; a la
 search 2 would only add conversations begun in earlier slices of the same run (fetched there by
 search 1) or a subset of the first slice's. Later slices pass ``update_search=False``.
 
+Every search and by-id call sends ``contentToRetrieve`` (``content``; by default
+``settings.DEFAULT_CONTENT``, which holds ``monitoring``, absent from the API's own default set):
+once given, only the listed parts come back.
+
+Whether the real API honours ``latestUpdateTime`` is not clearly documented, so a conversation
+synced while open is also re-checked by id (``conversations_by_ids``) until it closes.
+
 Cost in calls per window: sum over search-1 slices of max(1, ceil(n / 100)) + sum over search-2
 slices of max(1, ceil(m / 100)) + one by-id call per ``isPartial`` record, where m counts the
 conversations started before the window and updated in it (usually few): so ~pages + 1.
@@ -22,40 +29,28 @@ conversations started before the window and updated in it (usually few): so ~pag
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from lesync.liveperson.enghist import started_within
-from lesync.liveperson.paging import Stream, record_id, search_unique
-from lesync.liveperson.settings import SERVICE_MESSAGING
-from lesync.pipeline.windows import (
-    MESSAGING_MAX_INTERVAL,
-    RETENTION,
-    Window,
-    api_slices,
-    round_down,
-    round_up,
-    to_epoch_ms,
-    validate_window,
-)
+from lesync.liveperson.settings import SERVICE_MESSAGING, content_to_retrieve
+from lesync.liveperson.streams import Stream, find_by_id, search, search_body, started_within
+from lesync.liveperson.windows import MESSAGING_MAX_INTERVAL, RETENTION, api_slices, round_down
+from lesync.window import Window, to_epoch_ms, validate_window
 
 if TYPE_CHECKING:
     from lesync.liveperson.client import LivePersonClient
-
-log = logging.getLogger(__name__)
 
 CONVERSATIONS = Stream(
     api="messaging",
     service=SERVICE_MESSAGING,
     search_path="/messaging_history/api/account/{account}/conversations/search",
+    by_id_path="/messaging_history/api/account/{account}/conversations/conversation/search",
     records_key="conversationHistoryRecords",
     id_key="conversationId",
-    extra_params=(("v", "2"),),
+    params=(("v", "2"),),  # v=2: unauthenticated engagement attributes too, under unAuthSdes
 )
-BY_ID_PATH = "/messaging_history/api/account/{account}/conversations/conversation/search"
-OPEN = "OPEN"
+OPEN = "open"
 
 
 def conversations_in_window(
@@ -65,6 +60,7 @@ def conversations_in_window(
     skills: list[int] | None = None,
     lookback: timedelta = MESSAGING_MAX_INTERVAL,
     update_search: bool = True,
+    content: Iterable[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Conversations that started in [start, end) or started earlier and changed since ``start``.
 
@@ -72,49 +68,48 @@ def conversations_in_window(
     the slices of a run after its first one, whose own update search already covers them.
     """
     window = validate_window(start, end)
+    parts = content_to_retrieve(content)
     seen: set[str] = set()
     for piece in api_slices("messaging", window.start, window.end):
-        for record in _search(client, search_body(piece, skills), f"messaging {piece.start:%Y-%m-%d %H:%M}"):
+        body = {**search_body(piece, skills), "contentToRetrieve": parts}
+        for record in search(client, CONVERSATIONS, body, f"messaging {piece.start:%Y-%m-%d %H:%M}"):
             if started_within(record, window) and _first_time(record, seen):
-                yield complete(client, record)
+                yield _whole(client, record, parts)
     if not update_search:
         return
     for piece in lookback_slices(window, lookback):
-        body = search_body(piece, skills)
+        body = {**search_body(piece, skills), "contentToRetrieve": parts}
         body["latestUpdateTime"] = {"from": to_epoch_ms(round_down(window.start))}
-        for record in _search(client, body, f"messaging updated since {window.start:%Y-%m-%d %H:%M}"):
+        for record in search(
+            client, CONVERSATIONS, body, f"messaging updated since {window.start:%Y-%m-%d %H:%M}"
+        ):
             if _first_time(record, seen):
-                yield complete(client, record)
+                yield _whole(client, record, parts)
 
 
-def conversation_by_id(client: LivePersonClient, conversation_id: str) -> dict[str, Any] | None:
+def conversation_by_id(
+    client: LivePersonClient, conversation_id: str, content: Iterable[str] | None = None
+) -> dict[str, Any] | None:
     """One conversation, open or closed, with all its SDEs; ``None`` when unknown."""
-    page = client.post(
-        CONVERSATIONS.api,
-        CONVERSATIONS.service,
-        BY_ID_PATH,
-        {"conversationId": str(conversation_id)},
-        params={"source": client.settings.source, "v": "2"},
-        kind="by_id",
-    )
-    for record in (page or {}).get(CONVERSATIONS.records_key) or []:
-        if record_id(record, CONVERSATIONS) == str(conversation_id):
-            return record
-    return None
+    body = {"conversationId": str(conversation_id), "contentToRetrieve": content_to_retrieve(content)}
+    return find_by_id(client, CONVERSATIONS, str(conversation_id), body)
+
+
+def conversations_by_ids(
+    client: LivePersonClient, conversation_ids: Iterable[str], content: Iterable[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The current record of each id (one call each; unknown ids are skipped): the re-check of
+    conversations synced while open, whether or not the search honours ``latestUpdateTime``."""
+    parts = content_to_retrieve(content)
+    for conversation_id in dict.fromkeys(str(i) for i in conversation_ids):
+        record = conversation_by_id(client, conversation_id, parts)
+        if record is not None:
+            yield record
 
 
 def is_open(record: dict[str, Any]) -> bool:
-    return (record.get("info") or {}).get("status") == OPEN
-
-
-def search_body(window: Window, skills: list[int] | None = None) -> dict[str, Any]:
-    """Search body; bounds pre-rounded outward to 10 minutes so the API's rounding loses nothing."""
-    body: dict[str, Any] = {
-        "start": {"from": to_epoch_ms(round_down(window.start)), "to": to_epoch_ms(round_up(window.end))}
-    }
-    if skills:
-        body["skillIds"] = [int(skill) for skill in skills]
-    return body
+    """Status compared case-insensitively: the docs spell enumerations more than one way."""
+    return str((record.get("info") or {}).get("status") or "").casefold() == OPEN
 
 
 def lookback_slices(window: Window, lookback: timedelta) -> list[Window]:
@@ -125,35 +120,15 @@ def lookback_slices(window: Window, lookback: timedelta) -> list[Window]:
     return api_slices("messaging", window.start - lookback, window.start)
 
 
-def complete(client: LivePersonClient, record: dict[str, Any]) -> dict[str, Any]:
-    """The record itself, or, when LivePerson marked it ``isPartial``, the whole one by id."""
-    if not (record.get("info") or {}).get("isPartial"):
-        return record
-    key = record_id(record, CONVERSATIONS)
-    whole = conversation_by_id(client, key) if key else None
-    if whole is None:
-        log.warning("LivePerson conversation %s is partial and could not be fetched whole; kept", key)
-        return record
-    client.partial_refetched += 1
-    return whole
+def _whole(client: LivePersonClient, record: dict[str, Any], parts: list[str]) -> dict[str, Any]:
+    return client.whole(CONVERSATIONS, record, lambda key: conversation_by_id(client, key, parts))
 
 
 def _first_time(record: dict[str, Any], seen: set[str]) -> bool:
-    key = record_id(record, CONVERSATIONS)
+    key = CONVERSATIONS.record_id(record)
     if key is None:
         return True
     if key in seen:
         return False
     seen.add(key)
     return True
-
-
-def _search(client: LivePersonClient, body: dict[str, Any], label: str) -> Iterator[dict[str, Any]]:
-    params = dict(CONVERSATIONS.extra_params)
-
-    def fetch(offset: int) -> dict[str, Any]:
-        return client.search_page(
-            CONVERSATIONS.api, CONVERSATIONS.service, CONVERSATIONS.search_path, body, offset, params
-        )
-
-    return search_unique(fetch, CONVERSATIONS, label)

@@ -11,28 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lesync.liveperson.streams import Stream
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Stream:
-    """What differs between the two search APIs."""
-
-    api: str  # "chat" | "messaging"
-    service: str  # discovery name
-    search_path: str  # relative to the service, "{account}" filled in by the client
-    records_key: str  # list of records in the response
-    id_key: str  # the record's id inside ``info``
-    extra_params: tuple[tuple[str, str], ...] = ()
-
-
-def record_id(record: dict[str, Any], stream: Stream) -> str | None:
-    info = record.get("info") if isinstance(record, dict) else None
-    value = info.get(stream.id_key) if isinstance(info, dict) else None
-    return None if value is None else str(value)
 
 
 PageFetcher = Callable[[int], dict[str, Any]]
@@ -61,7 +45,7 @@ def search_unique(fetch: PageFetcher, stream: Stream, label: str) -> Iterator[di
             expected = max(expected, _count(metadata))
             _warn_if_partial(metadata, label)
             for record in records:
-                key = record_id(record, stream)
+                key = stream.record_id(record)
                 if key is not None and key in seen:
                     continue
                 if key is not None:

@@ -7,7 +7,7 @@ benchmarks and the CLI use it without Airflow; ``hook.py`` maps a connection ont
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -22,6 +22,53 @@ SERVICE_SENTINEL = "sentinel"
 
 PAGE_LIMIT = 100
 SORT = "start:asc"
+
+# Messaging ``contentToRetrieve``: every value LivePerson documents (the Messaging Interactions
+# method page, plus the newer values of later pages). Once a request lists any, only those parts
+# come back; ``monitoring`` and ``dialogs`` are not in the API's own default set.
+CONTENT_VALUES = frozenset(
+    {
+        "campaign",
+        "messageRecords",
+        "agentParticipants",
+        "agentParticipantsLeave",
+        "agentParticipantsActive",
+        "consumerParticipants",
+        "transfers",
+        "interactions",
+        "messageScores",
+        "messageStatuses",
+        "conversationSurveys",
+        "coBrowseSessions",
+        "summary",
+        "sdes",
+        "unAuthSdes",
+        "monitoring",
+        "responseTime",
+        "dialogs",
+        "skillChanges",
+        "intents",
+        "uniqueIntents",
+        "latestAgentSurvey",
+        "previouslySubmittedAgentSurveys",
+    }
+)
+# What lesync asks for until the mapping says what it reads: every part the predefined mapping
+# and the transcript renderer may use, ``monitoring`` (location, device, entry page) included.
+DEFAULT_CONTENT = (
+    "monitoring",
+    "unAuthSdes",
+    "sdes",
+    "messageRecords",
+    "conversationSurveys",
+    "transfers",
+    "agentParticipants",
+    "consumerParticipants",
+    "summary",
+    "campaign",
+    "interactions",
+    "messageScores",
+)
 
 
 class LivePersonSettings(BaseModel):
@@ -90,6 +137,21 @@ class LivePersonSettings(BaseModel):
         names += ("client_id", "client_secret")
         values = (getattr(self, name) for name in names)
         return [v.get_secret_value() for v in values if _filled(v)]
+
+
+def content_to_retrieve(content: Iterable[str] | None = None) -> list[str]:
+    """The ``contentToRetrieve`` list to send: ``content`` checked against the documented values
+    (``DEFAULT_CONTENT`` when None), deduplicated, in a stable order."""
+    parts = list(dict.fromkeys(DEFAULT_CONTENT if content is None else content))
+    unknown = sorted(set(parts) - CONTENT_VALUES)
+    if unknown:
+        raise ValueError(
+            f"contentToRetrieve value(s) {unknown} are not documented by LivePerson; "
+            f"use some of {sorted(CONTENT_VALUES)}"
+        )
+    if not parts:
+        raise ValueError("contentToRetrieve is empty; leave it out (None) for lesync's default set")
+    return parts
 
 
 def _filled(value: SecretStr | None) -> bool:

@@ -4,6 +4,11 @@ Records are written untouched, as gzip JSON lines, ``<out_dir>/<channel>-<slice>
 (the transform stage globs on the ``chat-`` / ``messaging-`` prefix), rolling to a new part every
 5,000 records. Only paths and counts are returned (XCom-sized); records stream from the API to
 disk, so memory holds one page plus the ids seen, whatever the window size.
+
+Each function returns an ``ExtractResult`` (``lesync.contracts``); ``.as_xcom()`` makes the
+XCom dict. A partial record LivePerson would not give whole is staged with its
+``_lesync.partial`` mark (see ``lesync.liveperson.streams.mark_partial``) and counted in
+``partial_failed``.
 """
 
 from __future__ import annotations
@@ -13,16 +18,19 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from lesync.contracts import ExtractResult
 from lesync.liveperson.client import LivePersonClient
 from lesync.liveperson.errors import ConversationNotEndedError, ConversationNotFoundError
 from lesync.liveperson.messaging import is_open
+from lesync.liveperson.windows import CHANNELS
 from lesync.pipeline.staging import JsonlGzWriter, as_path, safe_name
-from lesync.pipeline.windows import CHANNELS, validate_window
+from lesync.window import validate_window
 
 log = logging.getLogger(__name__)
 
 RECORDS_PER_PART = 5_000
-COUNTED = ("calls", "pages", "retries", "partial_refetched")
+COUNTED = ("calls", "pages", "retries", "partial_refetched", "partial_failed")
+RECHECK_LIMIT = 1_000  # open conversations re-checked by id per call: bounded cost, one call each
 
 
 def extract_window(
@@ -34,7 +42,7 @@ def extract_window(
     skills: list[int] | None = None,
     slice_id: str = "0",
     update_search: bool = True,
-) -> dict[str, Any]:
+) -> ExtractResult:
     """Stage every ``channel`` conversation of [start, end); returns paths and counts.
 
     Messaging also stages conversations that started before ``start`` and changed since it
@@ -53,22 +61,51 @@ def extract_window(
         else client.conversations(window.start, window.end, skills, update_search=update_search)
     )
     paths, count = stage_records(records, out_dir, f"{channel}-{safe_name(slice_id)}")
-    report = _report(channel, paths, count, before, client.stats, window.iso())
+    report = _report(channel, paths, count, before, client.stats, window=window.iso())
     log.info("Extracted %s", _summary(report))
     return report
 
 
 def extract_conversation(
     client: LivePersonClient, channel: str, conversation_id: str, out_dir: Any
-) -> dict[str, Any]:
+) -> ExtractResult:
     """Stage one ended conversation ("Sync Chat"); refuses one that is missing or still open."""
     _check_channel(channel)
     before = client.stats
     record = ended_conversation(client, channel, str(conversation_id))
     paths, count = stage_records([record], out_dir, f"{channel}-{safe_name(str(conversation_id))}")
-    report = _report(channel, paths, count, before, client.stats, None)
-    report["conversation_id"] = str(conversation_id)
+    report = _report(channel, paths, count, before, client.stats, conversation_id=str(conversation_id))
     log.info("Extracted %s", _summary(report))
+    return report
+
+
+def recheck_open(
+    client: LivePersonClient,
+    conversation_ids: Iterable[str],
+    out_dir: Any,
+    slice_id: str = "recheck",
+    content: Iterable[str] | None = None,
+    limit: int = RECHECK_LIMIT,
+) -> ExtractResult:
+    """Stage the current record of messaging conversations synced while open (closed or not).
+
+    Catches a close whether or not the search honours ``latestUpdateTime`` (not clearly
+    documented). At most ``limit`` ids per call (one by-id call each); the rest are named in the
+    log for the next run. The caller keeps the ids still open (``is_open``) for next time."""
+    ids = list(dict.fromkeys(str(i) for i in conversation_ids))
+    if len(ids) > limit:
+        log.warning(
+            "Re-checking %d of %d open conversations; the other %d wait for the next run",
+            limit,
+            len(ids),
+            len(ids) - limit,
+        )
+        ids = ids[:limit]
+    before = client.stats
+    records = client.conversations_by_ids(ids, content=content)
+    paths, count = stage_records(records, out_dir, f"messaging-{safe_name(slice_id)}")
+    report = _report("messaging", paths, count, before, client.stats)
+    log.info("Re-checked %d open conversations by id: %s", len(ids), _summary(report))
     return report
 
 
@@ -141,19 +178,25 @@ def _report(
     records: int,
     before: dict[str, Any],
     after: dict[str, Any],
-    window: list[str] | None,
-) -> dict[str, Any]:
-    report: dict[str, Any] = {"channel": channel, "paths": paths, "records": records}
-    report.update({key: after[key] - before[key] for key in COUNTED})
-    report["window"] = window
-    return report
+    window: list[str] | None = None,
+    conversation_id: str | None = None,
+) -> ExtractResult:
+    counts = {key: after[key] - before[key] for key in COUNTED}
+    return ExtractResult(
+        channel=channel,
+        paths=paths,
+        records=records,
+        window=window,
+        conversation_id=conversation_id,
+        **counts,
+    )
 
 
-def _summary(report: dict[str, Any]) -> str:
+def _summary(report: ExtractResult) -> str:
     return (
-        f"{report['records']} {report['channel']} records into {len(report['paths'])} files "
-        f"with {report['calls']} LivePerson calls ({report['pages']} pages, {report['retries']} retries, "
-        f"{report['partial_refetched']} partial refetched)"
+        f"{report.records} {report.channel} records into {len(report.paths)} files "
+        f"with {report.calls} LivePerson calls ({report.pages} pages, {report.retries} retries, "
+        f"{report.partial_refetched} partial refetched, {report.partial_failed} kept partial)"
     )
 
 

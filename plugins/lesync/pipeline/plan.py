@@ -3,42 +3,20 @@
 The four DAG kinds differ only here: periodic (every 3 h, the last 6 h), daily (once a day,
 the last 48 h), manual (a typed start and end, at most 30 days, never in the future) and the
 single conversation of "Sync Chat". Everything after the plan is one shared pipeline.
+``Window`` is the project's one window type (``lesync.window``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
 
-from lesync.pipeline.windows import split_window
+from lesync.window import Window, WindowError, split_window
 
 PERIODIC_EVERY_HOURS = 3
 PERIODIC_LOOKBACK = dt.timedelta(hours=6)
 DAILY_LOOKBACK = dt.timedelta(hours=48)
 MANUAL_MAX = dt.timedelta(days=30)
-
-
-class WindowError(ValueError):
-    """A requested window cannot be synced; the message says why and what to enter instead."""
-
-
-@dataclass(frozen=True)
-class Window:
-    start: dt.datetime
-    end: dt.datetime
-
-    def __post_init__(self) -> None:
-        for name, value in (("start", self.start), ("end", self.end)):
-            if value.tzinfo is None:
-                raise WindowError(f"{name} {value.isoformat()} has no time zone; give a UTC offset")
-
-    def as_dict(self) -> dict[str, str]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, str]) -> Window:
-        return cls(dt.datetime.fromisoformat(data["start"]), dt.datetime.fromisoformat(data["end"]))
 
 
 def stable_minute(name: str) -> int:
@@ -106,5 +84,4 @@ def slices(window: Window, hours: int) -> list[Window]:
     """
     if hours < 1:
         raise WindowError("slice length must be at least one hour")
-    pieces = split_window(window.start, window.end, dt.timedelta(hours=hours))
-    return [Window(piece.start, piece.end) for piece in pieces]
+    return split_window(window.start, window.end, dt.timedelta(hours=hours))

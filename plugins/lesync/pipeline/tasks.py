@@ -23,7 +23,7 @@ from lesync.pipeline.plan import (
     slices,
 )
 from lesync.pipeline.staging import as_path, default_root, run_folder, safe_name
-from lesync.pipeline.windows import ensure_aware
+from lesync.window import ensure_aware
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def extract(integration: Integration, unit: dict[str, Any], run_id: str) -> dict
     out_dir = run_dir(integration, run_id) / "raw"
     if "conversation_id" in unit:
         try:
-            return extract_conversation(client, unit["channel"], unit["conversation_id"], out_dir)
+            return extract_conversation(client, unit["channel"], unit["conversation_id"], out_dir).as_xcom()
         except (ConversationNotEndedError, ConversationNotFoundError) as exc:
             raise SyncRefusedError(str(exc)) from None
     window = Window.from_dict(unit)
@@ -158,7 +158,7 @@ def extract(integration: Integration, unit: dict[str, Any], run_id: str) -> dict
         # Only a run's first slice asks for "started earlier, updated since": that search has
         # no upper bound, so later slices would fetch the same conversations again.
         update_search=unit["slice"] == "000",
-    )
+    ).as_xcom()
 
 
 # --- transform ----------------------------------------------------------------------------------

@@ -132,11 +132,22 @@ def test_only_ended_chats_are_returned(lp_api, lp_emulator):
     )
 
 
-def test_engagement_id_ignores_the_time_window(lp_api, lp_emulator):
-    entry = lp_emulator.state.store.entry("chat", 5)
-    body = {"engagementId": entry.conversation_id, "start": {"from": 0, "to": 1}}
-    records = lp_api.chat(body).json()["interactionHistoryRecords"]
-    assert [r["info"]["engagementId"] for r in records] == [entry.conversation_id]
+def test_engagement_id_needs_start_but_lifts_its_length_limit(lp_api, lp_emulator):
+    entry = next(
+        e
+        for o in range(50)
+        if (e := lp_emulator.state.store.entry("chat", o)).is_closed(lp_emulator.state.clock.now())
+    )
+    alone = lp_api.chat({"engagementId": entry.conversation_id})
+    assert alone.status_code == 400 and "start" in alone.text
+    year = {"from": entry.start_ms - 300 * 86_400_000, "to": entry.start_ms + 60_000}  # far over a month
+    records = lp_api.chat({"engagementId": entry.conversation_id, "start": year}).json()
+    assert [r["info"]["engagementId"] for r in records["interactionHistoryRecords"]] == [
+        entry.conversation_id
+    ]
+    elsewhere = {"from": 0, "to": 600_000}  # a window that does not hold the chat finds nothing
+    body = {"engagementId": entry.conversation_id, "start": elsewhere}
+    assert lp_api.chat(body).json()["interactionHistoryRecords"] == []
 
 
 def test_skill_and_keyword_filters(lp_api):
@@ -158,7 +169,7 @@ def test_partial_records_come_whole_by_engagement_id(lp_api):
     assert 0 < len(partial) < len(records) * 0.06
     for record in partial[:3]:
         assert "sdes" not in record
-        whole = lp_api.chat({"engagementId": record["info"]["engagementId"]}).json()[
+        whole = lp_api.chat({"engagementId": record["info"]["engagementId"], **lp_api.window()}).json()[
             "interactionHistoryRecords"
         ][0]
         assert whole["info"]["isPartial"] is False

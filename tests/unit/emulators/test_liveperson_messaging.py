@@ -160,3 +160,86 @@ def test_status_and_latest_update_follow_the_clock(lp_api, lp_emulator):
 def _ids(lp_api, body):
     records, _ = _page_all(lp_api, body)
     return {r["info"]["conversationId"] for r in records}
+
+
+# -- fidelity (issue 17): documented values, v=2 personal info, ambiguous readings ------------------
+
+DOCUMENTED_CONTENT = [
+    "campaign", "messageRecords", "agentParticipants", "agentParticipantsLeave", "agentParticipantsActive",
+    "consumerParticipants", "transfers", "interactions", "messageScores", "messageStatuses",
+    "conversationSurveys", "coBrowseSessions", "summary", "sdes", "unAuthSdes", "monitoring", "responseTime",
+    "dialogs", "skillChanges", "intents", "uniqueIntents", "latestAgentSurvey",
+    "previouslySubmittedAgentSurveys",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("part", DOCUMENTED_CONTENT)
+def test_every_documented_content_value_is_accepted_alone(lp_api, part):
+    response = lp_api.messaging({**lp_api.window(10), "contentToRetrieve": [part]}, limit=5, v=2)
+    assert response.status_code == 200, response.text
+
+
+def test_all_documented_content_values_together_and_unknown_ones_refused(lp_api):
+    body = {**lp_api.window(10), "contentToRetrieve": DOCUMENTED_CONTENT}
+    assert lp_api.messaging(body, limit=5).status_code == 200
+    bad = lp_api.messaging({**lp_api.window(10), "contentToRetrieve": ["monitoring", "monitor"]})
+    assert bad.status_code == 400 and "monitor" in bad.text
+
+
+def _personal_info(event):
+    info = event.get("personalInfo") or {}
+    return info.get("personalInfo", info)
+
+
+def test_web_visitors_personal_info_is_unauthenticated_and_needs_v2(lp_api):
+    body = {**lp_api.window(10), "contentToRetrieve": ["sdes", "unAuthSdes", "consumerParticipants"]}
+    v2, _ = _page_all(lp_api, body, v=2)
+    web = [r for r in v2 if r["info"]["source"] == "WEB_SITE" and not r["info"].get("isPartial")]
+    with_info = [r for r in web if any(_personal_info(e) for e in r["unAuthSdes"]["events"])]
+    assert len(with_info) >= 0.5 * len(web) > 0  # most web visitors: personal info, unauthenticated
+    record = with_info[0]
+    person = next(_personal_info(e) for e in record["unAuthSdes"]["events"] if _personal_info(e))
+    assert person["contacts"][0]["personalContact"]["email"] == record["consumerParticipants"][0]["email"]
+    assert all(not e["isAuthenticated"] for r in v2 for e in r.get("unAuthSdes", {}).get("events", []))
+    v1, _ = _page_all(lp_api, body)
+    assert not any("unAuthSdes" in r for r in v1)  # only v=2 returns them
+
+
+def test_latest_update_time_can_be_ignored_as_one_reading_of_the_docs(lp_api, lp_emulator):
+    state = lp_emulator.state
+    since = state.clock.now()
+    body = {"start": {"from": since - 7 * DAY_MS, "to": since}, "latestUpdateTime": {"from": since}}
+    everything = _ids(lp_api, {"start": body["start"]})
+    honoured = _ids(lp_api, body)
+    assert honoured < everything
+    switch = lp_api.session.post(
+        f"{lp_emulator.url}/_emulator/liveperson/readings", json={"ignore_latest_update_time": True}
+    )
+    try:
+        assert switch.json()["ignore_latest_update_time"] is True
+        assert _ids(lp_api, body) == everything
+        bad = lp_api.messaging({**body, "latestUpdateTime": {"from": "soon"}})
+        assert bad.status_code == 400  # still checked for shape
+    finally:
+        state.ignore_latest_update_time = False
+
+
+def test_enumerations_can_come_in_the_other_documented_spelling(lp_api, lp_emulator):
+    state = lp_emulator.state
+    body = {**lp_api.window(10), "contentToRetrieve": ["messageRecords"]}
+    documented, _ = _page_all(lp_api, body)
+    assert {m["sentBy"] for r in documented for m in r["messageRecords"]} == {"Agent", "Consumer"}
+    state.alternative_enum_share = 0.5
+    try:
+        mixed, _ = _page_all(lp_api, body)
+    finally:
+        state.alternative_enum_share = 0.0
+    assert {m["sentBy"] for r in mixed for m in r["messageRecords"]} == {
+        "Agent",
+        "Consumer",
+        "agent",
+        "consumer",
+    }
+    assert {r["info"]["status"] for r in mixed} >= {"CLOSE", "close"}
+    by_status = _ids(lp_api, {**lp_api.window(10), "status": ["close"]})  # the filter takes either spelling
+    assert by_status == _ids(lp_api, {**lp_api.window(10), "status": ["CLOSE"]})

@@ -50,6 +50,7 @@ class FakeLivePerson:
         self.on_page: Callable[[str, int], None] | None = None  # (channel, offset) before answering
         self.count_bonus = 0  # report this many more in _metadata.count than exist
         self.by_id: dict[str, dict[str, Any]] = {}  # whole records served by id (partials)
+        self.by_id_fail: dict[str, int] = {}  # id -> HTTP status its by-id lookup answers
         for service, host in HOSTS.items():
             mocker.get(
                 f"{DOMAIN}/api/account/{ACCOUNT}/service/{service}/baseURI.json",
@@ -65,7 +66,16 @@ class FakeLivePerson:
         body = json.loads(request.body)
         self._remember(request, body)
         if "engagementId" in body:
-            found = [self._whole(r) for r in self.chats if r["info"]["engagementId"] == body["engagementId"]]
+            if "start" not in body:  # required on every search, engagementId or not
+                return self._fail(context, 400, "Missing required body field 'start'")
+            if body["engagementId"] in self.by_id_fail:
+                return self._fail(context, self.by_id_fail[body["engagementId"]], "by-id lookup failed")
+            found = [
+                self._whole(r)
+                for r in self.chats
+                if r["info"]["engagementId"] == body["engagementId"]
+                and body["start"]["from"] <= r["info"]["startTimeL"] <= body["start"]["to"]
+            ]
             return self._page(found, 0, 100, "interactionHistoryRecords")
         return self._search("chat", self.chats, body, request, "interactionHistoryRecords")
 
@@ -77,6 +87,8 @@ class FakeLivePerson:
     def _msg_by_id(self, request: Any, context: Any) -> dict[str, Any]:
         body = json.loads(request.body)
         self._remember(request, body)
+        if body["conversationId"] in self.by_id_fail:
+            return self._fail(context, self.by_id_fail[body["conversationId"]], "by-id lookup failed")
         found = [
             self._whole(r)
             for r in self.conversations
@@ -85,6 +97,11 @@ class FakeLivePerson:
         return self._page(found, 0, 100, "conversationHistoryRecords")
 
     # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _fail(context: Any, status: int, message: str) -> dict[str, Any]:
+        context.status_code = status
+        return {"error": message}
 
     def _remember(self, request: Any, body: dict[str, Any]) -> None:
         self.bodies.append(body)

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lpfake import chat
 
-from lesync.liveperson.enghist import search_body
-from lesync.pipeline.windows import CHAT_MAX_INTERVAL, Window
+from lesync.liveperson import partial_reason
+from lesync.liveperson.streams import search_body
+from lesync.liveperson.windows import CHAT_MAX_INTERVAL
+from lesync.window import Window
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 START = END - timedelta(hours=6)
@@ -85,8 +87,21 @@ def test_partial_records_are_fetched_again_by_engagement_id(fake, client):
     fake.by_id["c1"] = whole
     got = list(client.chats(START, END))
     assert got[0] == whole and client.stats["partial_refetched"] == 1
-    assert fake.bodies[-1] == {"engagementId": "c1"}
+    # start is required with engagementId too: the record's start, rounded outward
+    assert fake.bodies[-1] == {"engagementId": "c1", "start": {"from": ms(START), "to": ms(START) + 600_000}}
     assert client.stats["by_id"] == 1
+
+
+@pytest.mark.parametrize("status", [400, 404, 500])
+def test_a_partial_chat_that_cannot_be_completed_is_kept_marked_and_counted(fake, client, status, caplog):
+    fake.chats = [chat(1, ms(START) + 1, isPartial=True), chat(2, ms(START) + 2)]
+    fake.by_id_fail["c1"] = status
+    got = list(client.chats(START, END))
+    assert ids(got) == ["c1", "c2"]
+    assert got[0]["_lesync"]["partial"] is True and partial_reason(got[0])
+    assert partial_reason(got[1]) is None and "_lesync" not in got[1]
+    assert client.stats["partial_failed"] == 1 and client.stats["partial_refetched"] == 0
+    assert "is partial and was kept as is" in caplog.text
 
 
 def test_skill_filter_is_sent(fake, client):
@@ -99,6 +114,9 @@ def test_chat_by_id_found_or_none(fake, client):
     fake.chats = [chat(1, ms(START))]
     assert client.chat("c1")["info"]["engagementId"] == "c1"
     assert client.chat("nope") is None
+    # unknown start: the whole 13-month retention is searched (engagementId lifts the length limit)
+    span = fake.bodies[-1]["start"]["to"] - fake.bodies[-1]["start"]["from"]
+    assert span >= 395 * 86_400_000
 
 
 def test_naive_datetimes_are_refused(client):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from lpfake import conversation
 
-from lesync.liveperson.messaging import lookback_slices
-from lesync.pipeline.windows import MESSAGING_MAX_INTERVAL, Window
+from lesync.liveperson import DEFAULT_CONTENT, partial_reason
+from lesync.liveperson.messaging import is_open, lookback_slices
+from lesync.liveperson.windows import MESSAGING_MAX_INTERVAL
+from lesync.window import Window
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 START = END - timedelta(hours=6)
@@ -71,8 +74,51 @@ def test_partial_conversation_fetched_again_by_id(fake, client):
     fake.by_id["m1"] = whole
     got = list(client.conversations(START, END))
     assert got[0]["info"]["closeReason"] == "AGENT"
-    assert {"conversationId": "m1"} in fake.bodies
+    assert {"conversationId": "m1", "contentToRetrieve": list(DEFAULT_CONTENT)} in fake.bodies
     assert client.stats["partial_refetched"] == 1
+
+
+def test_a_partial_conversation_that_fails_by_id_is_kept_marked_and_counted(fake, client):
+    fake.conversations = [conversation(1, ms(START) + 1, isPartial=True), conversation(2, ms(START) + 2)]
+    fake.by_id_fail["m1"] = 503
+    got = list(client.conversations(START, END, update_search=False))
+    assert ids(got) == ["m1", "m2"] and partial_reason(got[0]).startswith("fetching it whole failed")
+    assert client.stats["partial_failed"] == 1
+
+
+def test_content_to_retrieve_is_sent_on_every_search_and_by_id_call(fake, client):
+    fake.conversations = [conversation(1, ms(START) + 1)]
+    list(client.conversations(START, END))
+    client.conversation("m1")
+    assert len(fake.bodies) == 3
+    assert all(body["contentToRetrieve"] == list(DEFAULT_CONTENT) for body in fake.bodies)
+    assert {"monitoring", "unAuthSdes", "sdes", "messageRecords"} <= set(DEFAULT_CONTENT)
+    client.conversation("m1", content=["messageRecords", "monitoring"])
+    assert fake.bodies[-1]["contentToRetrieve"] == ["messageRecords", "monitoring"]
+
+
+def test_undocumented_content_is_refused_before_any_call(fake, client):
+    with pytest.raises(ValueError, match=r"contentToRetrieve value\(s\) \['monitor'\]"):
+        list(client.conversations(START, END, content=["monitoring", "monitor"]))
+    assert fake.bodies == []
+
+
+def test_open_status_is_compared_in_any_spelling():
+    for status in ("OPEN", "open", "Open"):
+        assert is_open({"info": {"status": status}})
+    for status in ("CLOSE", "close", None):
+        assert not is_open({"info": {"status": status}})
+
+
+def test_conversations_by_ids_rechecks_each_once_and_counts(fake, client):
+    fake.conversations = [
+        conversation(1, ms(START), status="CLOSE"),
+        conversation(2, ms(START), status="open"),
+    ]
+    got = list(client.conversations_by_ids(["m1", "m2", "m1", "gone"]))
+    assert ids(got) == ["m1", "m2"]
+    assert [b["conversationId"] for b in fake.bodies] == ["m1", "m2", "gone"]
+    assert client.stats["rechecked"] == 2 and client.stats["by_id"] == 3
 
 
 def test_conversation_by_id(fake, client):

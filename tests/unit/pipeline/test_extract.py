@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from lesync.contracts import ExtractResult
 from lesync.liveperson.errors import ConversationNotEndedError, ConversationNotFoundError
+from lesync.liveperson.messaging import is_open
 from lesync.pipeline import extract
-from lesync.pipeline.extract import extract_conversation, extract_window
+from lesync.pipeline.extract import extract_conversation, extract_window, recheck_open
 from lesync.pipeline.staging import read_jsonl_gz
 
 END = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -24,7 +26,7 @@ class StubClient:
     def __init__(self, records: list[dict[str, Any]] | None = None):
         self.records = records or []
         self.asked: list[tuple] = []
-        self.stats = {"calls": 0, "pages": 0, "retries": 0, "partial_refetched": 0}
+        self.stats = {"calls": 0, "pages": 0, "retries": 0, "partial_refetched": 0, "partial_failed": 0}
 
     def _stream(self, *args: Any) -> Iterator[dict[str, Any]]:
         self.asked.append(args)
@@ -35,7 +37,7 @@ class StubClient:
     def chats(self, start, end, skills=None):
         return self._stream("chats", start, end, skills)
 
-    def conversations(self, start, end, skills=None, update_search=True):
+    def conversations(self, start, end, skills=None, update_search=True, content=None):
         return self._stream("conversations", start, end, skills, *(() if update_search else ("no updates",)))
 
     def chat(self, engagement_id):
@@ -53,20 +55,18 @@ def test_records_are_staged_untouched_in_parts(tmp_path, monkeypatch):
     monkeypatch.setattr(extract, "RECORDS_PER_PART", 4)
     records = chats(10)
     report = extract_window(StubClient(records), "chat", START, END, tmp_path, skills=[3], slice_id="s1")
-    names = [p.rsplit("/", 1)[-1] for p in report["paths"]]
+    names = [p.rsplit("/", 1)[-1] for p in report.paths]
     assert names == ["chat-s1-0000.jsonl.gz", "chat-s1-0001.jsonl.gz", "chat-s1-0002.jsonl.gz"]
-    staged = [r for p in report["paths"] for r in read_jsonl_gz(p)]
+    staged = [r for p in report.paths for r in read_jsonl_gz(p)]
     assert staged == records
-    assert report == {
-        "channel": "chat",
-        "paths": report["paths"],
-        "records": 10,
-        "pages": 10,
-        "calls": 10,
-        "retries": 0,
-        "partial_refetched": 0,
-        "window": [START.isoformat(), END.isoformat()],
-    }
+    assert report == ExtractResult(
+        channel="chat",
+        paths=report.paths,
+        records=10,
+        pages=10,
+        calls=10,
+        window=[START.isoformat(), END.isoformat()],
+    )
 
 
 def test_a_rerun_leaves_no_stale_part_behind(tmp_path, monkeypatch):
@@ -74,12 +74,12 @@ def test_a_rerun_leaves_no_stale_part_behind(tmp_path, monkeypatch):
     extract_window(StubClient(chats(5)), "messaging", START, END, tmp_path)
     report = extract_window(StubClient(chats(2)), "messaging", START, END, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["messaging-0-0000.jsonl.gz"]
-    assert report["records"] == 2
+    assert report.records == 2
 
 
 def test_empty_window_stages_nothing(tmp_path):
     report = extract_window(StubClient([]), "chat", START, END, tmp_path)
-    assert report["paths"] == [] and report["records"] == 0
+    assert report.paths == [] and report.records == 0
 
 
 def test_skills_and_window_reach_the_client(tmp_path):
@@ -115,9 +115,9 @@ def test_unknown_channel_is_refused(tmp_path):
 def test_sync_chat_stages_one_ended_conversation(tmp_path):
     record = {"info": {"conversationId": "m-1", "status": "CLOSE"}}
     report = extract_conversation(StubClient([record]), "messaging", "m-1", tmp_path)
-    assert [p.rsplit("/", 1)[-1] for p in report["paths"]] == ["messaging-m-1-0000.jsonl.gz"]
-    assert list(read_jsonl_gz(report["paths"][0])) == [record]
-    assert report["records"] == 1 and report["conversation_id"] == "m-1"
+    assert [p.rsplit("/", 1)[-1] for p in report.paths] == ["messaging-m-1-0000.jsonl.gz"]
+    assert list(read_jsonl_gz(report.paths[0])) == [record]
+    assert report.records == 1 and report.conversation_id == "m-1"
 
 
 def test_sync_chat_refuses_an_open_messaging_conversation(tmp_path):
@@ -173,9 +173,9 @@ def emu(tmp_path):
     emulator.stop()
 
 
-def staged_ids(report: dict[str, Any]) -> list[str]:
-    key = "engagementId" if report["channel"] == "chat" else "conversationId"
-    return [r["info"][key] for path in report["paths"] for r in read_jsonl_gz(path)]
+def staged_ids(report: ExtractResult) -> list[str]:
+    key = "engagementId" if report.channel == "chat" else "conversationId"
+    return [r["info"][key] for path in report.paths for r in read_jsonl_gz(path)]
 
 
 @pytest.mark.parametrize(("channel", "search"), [("chat", CHAT_SEARCH), ("messaging", MSG_SEARCH)])
@@ -192,12 +192,12 @@ def test_every_conversation_exactly_once_through_429_500_and_drops(emu, tmp_path
     client = emulator_client(emu)
     report = extract_window(client, channel, *ALL, tmp_path / "out")
     ids = staged_ids(report)
-    assert len(ids) == len(set(ids)) == expected == report["records"]
-    assert report["retries"] == 6
+    assert len(ids) == len(set(ids)) == expected == report.records
+    assert report.retries == 6
     sleeps = client.settings.sleep
     assert sleeps[:2] == [1.0, 1.0]  # Retry-After honoured
     assert sorted(sleeps[2:]) == [5, 5, 5, 10]  # 5xx and drops: LivePerson's 5, 10, 15 s schedule
-    assert emu.state.calls.total() == report["calls"]
+    assert emu.state.calls.total() == report.calls
 
 
 def test_conversations_added_while_paging_arrive_once(emu, tmp_path):
@@ -217,7 +217,7 @@ def test_conversations_added_while_paging_arrive_once(emu, tmp_path):
 def test_open_messaging_conversation_is_extracted_again_once_closed(emu, tmp_path):
     client = emulator_client(emu)
     first = extract_window(client, "messaging", *ALL, tmp_path / "w1", slice_id="w1")
-    records = [r for path in first["paths"] for r in read_jsonl_gz(path)]
+    records = [r for path in first.paths for r in read_jsonl_gz(path)]
     open_ids = {r["info"]["conversationId"] for r in records if r["info"]["status"] == "OPEN"}
     assert open_ids
     emu.state.clock.advance(4 * 86_400)  # four days on: the emulator closes them
@@ -225,7 +225,7 @@ def test_open_messaging_conversation_is_extracted_again_once_closed(emu, tmp_pat
     closed_now = {i for i in open_ids if client.conversation(i)["info"]["status"] == "CLOSE"}
     assert closed_now
     second = extract_window(client, "messaging", NOW, later, tmp_path / "w2", slice_id="w2")
-    again = {r["info"]["conversationId"]: r for path in second["paths"] for r in read_jsonl_gz(path)}
+    again = {r["info"]["conversationId"]: r for path in second.paths for r in read_jsonl_gz(path)}
     assert closed_now <= set(again)
     assert all(again[i]["info"]["status"] == "CLOSE" for i in closed_now)
 
@@ -252,17 +252,17 @@ def test_calls_are_pages_plus_discovery_as_the_emulator_counts_them(tmp_path, ca
     finally:
         emulator.stop()
     stats = client.stats
-    records = sum(r["records"] for r in reports)
+    records = sum(r.records for r in reports)
     with capsys.disabled():
         print(
             f"\nLivePerson calls for {records} conversations: {stats['calls']} = {stats['pages']} pages"
             f" + {stats['discovery']} discovery (~{stats['calls'] * 10_000 / records:.0f} per 10,000)"
         )
-    assert stats["retries"] == 0 and stats["calls"] == counted == sum(r["calls"] for r in reports)
+    assert stats["retries"] == 0 and stats["calls"] == counted == sum(r.calls for r in reports)
     assert stats["calls"] == stats["pages"] + stats["discovery"]
     # chat: ceil(n/100) pages; messaging: ceil(n/100) by start + 1 page of "updated since"
-    chat_pages = -(-reports[0]["records"] // 100)
-    msg_pages = -(-reports[1]["records"] // 100) + 1
+    chat_pages = -(-reports[0].records // 100)
+    msg_pages = -(-reports[1].records // 100) + 1
     assert stats["pages"] == chat_pages + msg_pages and stats["discovery"] == 2
 
 
@@ -270,9 +270,9 @@ def test_partial_records_cost_one_by_id_call_each(emu, tmp_path):
     client = emulator_client(emu)
     report = extract_window(client, "messaging", *ALL, tmp_path / "out")
     stats = client.stats
-    assert report["partial_refetched"] > 0 and stats["by_id"] == report["partial_refetched"]
+    assert report.partial_refetched > 0 and stats["by_id"] == report.partial_refetched
     assert stats["calls"] == stats["pages"] + stats["discovery"] + stats["by_id"]
-    records = [r for path in report["paths"] for r in read_jsonl_gz(path)]
+    records = [r for path in report.paths for r in read_jsonl_gz(path)]
     assert not any(r["info"].get("isPartial") for r in records)
 
 
@@ -348,5 +348,83 @@ def test_a_sliced_messaging_run_stages_every_conversation_once(tmp_path):
     assert late & set(staged_ids(old[2]))
 
     # the LivePerson cost: slice 1 unchanged, slices 2 and 3 without their update-search pages
-    assert reports[0]["pages"] == old[0]["pages"]
-    assert all(old[k]["pages"] > reports[k]["pages"] for k in (1, 2))
+    assert reports[0].pages == old[0].pages
+    assert all(old[k].pages > reports[k].pages for k in (1, 2))
+
+
+# -- fidelity (issue 17): strict emulator, both readings of latestUpdateTime ------------------------
+
+MSG_BY_ID = r"/conversations/conversation/search$"
+
+
+def staged(report: ExtractResult) -> list[dict[str, Any]]:
+    return [r for path in report.paths for r in read_jsonl_gz(path)]
+
+
+def test_partial_chats_are_completed_against_an_emulator_that_requires_start(emu, tmp_path):
+    report = extract_window(emulator_client(emu), "chat", *ALL, tmp_path / "out")
+    assert report.partial_refetched > 0 and report.partial_failed == 0
+    assert not any(r["info"].get("isPartial") for r in staged(report))
+
+
+def test_sync_chat_finds_a_chat_by_id_with_the_start_the_api_requires(emu, tmp_path):
+    now = emu.state.clock.now()
+    entry = next(e for o in range(100) if (e := emu.state.store.entry("chat", o)).is_closed(now))
+    report = extract_conversation(emulator_client(emu), "chat", entry.conversation_id, tmp_path)
+    assert staged_ids(report) == [entry.conversation_id] and report.calls == 2  # discovery + by id
+
+
+def test_a_failing_by_id_lookup_keeps_the_partial_record_marked_and_counted(emu, tmp_path):
+    emu.state.faults.add(path=MSG_BY_ID, status=400, times=2)
+    client = emulator_client(emu)
+    report = extract_window(client, "messaging", *ALL, tmp_path / "out")
+    records = staged(report)
+    marked = [r for r in records if r.get("_lesync", {}).get("partial")]
+    assert report.partial_failed == len(marked) == 2
+    assert all(r["info"]["isPartial"] and "400" in r["_lesync"]["reason"] for r in marked)
+    assert not any(r["info"].get("isPartial") for r in records if not r.get("_lesync"))
+    # calls <= pages + discovery + 1 per partial record
+    stats = client.stats
+    assert stats["calls"] == stats["pages"] + stats["discovery"] + report.partial_refetched + 2
+
+
+def test_messaging_records_carry_monitoring_and_only_the_parts_asked_for(emu, tmp_path):
+    client = emulator_client(emu)
+    records = list(client.conversations(*ALL, update_search=False))
+    assert records and all("monitoring" in r for r in records if not r["info"].get("isPartial"))
+    only = next(iter(client.conversations(*ALL, update_search=False, content=["messageRecords"])))
+    assert set(only) == {"info", "messageRecords"}
+
+
+@pytest.mark.parametrize("ignore_filter", [False, True], ids=["filter-honoured", "filter-ignored"])
+def test_a_conversation_closing_later_is_caught_by_the_recheck_under_both_readings(
+    emu, tmp_path, ignore_filter
+):
+    emu.state.ignore_latest_update_time = ignore_filter
+    client = emulator_client(emu)
+    first = extract_window(client, "messaging", *ALL, tmp_path / "w1", slice_id="w1")
+    open_ids = [r["info"]["conversationId"] for r in staged(first) if is_open(r)]
+    assert open_ids
+    emu.state.clock.advance(4 * 86_400)  # four days on: the emulator closes them
+    later = NOW + timedelta(days=4)
+    # the next run: its window holds none of them, and with no update search only the re-check
+    # can see them close
+    second = extract_window(client, "messaging", NOW, later, tmp_path / "w2", update_search=False)
+    assert not set(open_ids) & set(staged_ids(second))
+    before = client.stats["calls"]
+    rechecked = recheck_open(client, open_ids, tmp_path / "w2")
+    assert client.stats["calls"] - before == len(open_ids) == rechecked.calls  # one by-id call each
+    again = {r["info"]["conversationId"]: r for r in staged(rechecked)}
+    assert set(again) == set(open_ids) and rechecked.records == len(open_ids)
+    assert not any(is_open(r) for r in again.values())
+    # and the update search, whichever way the filter is read, brings back every close too
+    third = extract_window(client, "messaging", NOW, later, tmp_path / "w3", slice_id="w3")
+    assert set(open_ids) <= set(staged_ids(third))
+
+
+def test_recheck_is_bounded_and_says_what_waits(emu, tmp_path, caplog):
+    client = emulator_client(emu)
+    ids = [emu.state.store.entry("messaging", o).conversation_id for o in range(5)]
+    report = recheck_open(client, ids, tmp_path, limit=3)
+    assert report.records == 3 and client.stats["rechecked"] == 3 and client.stats["by_id"] == 3
+    assert "the other 2 wait for the next run" in caplog.text

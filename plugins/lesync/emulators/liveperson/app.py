@@ -21,7 +21,7 @@ from lesync.emulators.control import install_control
 from lesync.emulators.liveperson import search_api
 from lesync.emulators.liveperson.chat import chat_record, transcript_text
 from lesync.emulators.liveperson.errors import ApiError, error_body
-from lesync.emulators.liveperson.messaging import message_text, messaging_record
+from lesync.emulators.liveperson.messaging import Shape, message_text, messaging_record
 from lesync.emulators.liveperson.state import LivePersonState, PageRule
 from lesync.emulators.liveperson.store import CHAT, MESSAGING, Entry
 
@@ -239,8 +239,10 @@ def _chat_page(state: LivePersonState, call: Call) -> Page:
     body = search_api.parse_body(call.body)
     now, account = state.clock.now(), state.config.account_id
     if body.get("engagementId") not in (None, ""):
+        # start is required here too; engagementId only lifts the length limit.
+        start_from, start_to = search_api.parse_window(body, max_days=None)
         entry = state.store.find(CHAT, str(body["engagementId"]))
-        found = [entry] if entry is not None and entry.is_closed(now) else []
+        found = [entry] if _chat_in(entry, now, start_from, start_to) else []
         sources = [_chat_source(e, account, whole=True) for e in found]
         sources = sources[paging.offset : paging.offset + paging.limit]
         count = len(found)
@@ -254,6 +256,10 @@ def _chat_page(state: LivePersonState, call: Call) -> Page:
     return "interactionHistoryRecords", metadata, sources
 
 
+def _chat_in(entry: Entry | None, now: int, start_from: int, start_to: int) -> bool:
+    return entry is not None and entry.is_closed(now) and start_from <= entry.start_ms <= start_to
+
+
 def _chat_source(entry: Entry, account: str, whole: bool) -> RecordSource:
     # A chat's record depends only on its index entry (fixed once generated) and ``whole``.
     return (CHAT, entry.ordinal, whole), lambda: chat_record(entry, account, whole=whole)
@@ -263,14 +269,17 @@ def _messaging_page(state: LivePersonState, call: Call) -> Page:
     _authorize(state, call)
     paging = search_api.parse_paging(call.query, source_required=True)
     body = search_api.parse_body(call.body)
-    query = search_api.messaging_query(body, paging)
+    query = search_api.messaging_query(body, paging, ignore_updated_since=state.ignore_latest_update_time)
     content = search_api.content_to_retrieve(body)
     now, account = state.clock.now(), state.config.account_id
     hits = state.store.search(MESSAGING, query, now, lambda e, k: _contains(message_text(e, account, now), k))
     page = hits[paging.offset : paging.offset + paging.limit]
     unauth = _wants_unauth_sdes(call.query)
     sources = [
-        _messaging_source(state.store.entry(MESSAGING, o), account, now, content, False, unauth) for o in page
+        _messaging_source(
+            state.store.entry(MESSAGING, o), account, now, content, False, unauth, state.shape()
+        )
+        for o in page
     ]
     metadata = search_api.metadata(call.base_url, call.path, paging, len(hits))
     return "conversationHistoryRecords", metadata, sources
@@ -285,19 +294,21 @@ def _conversations_by_id_page(state: LivePersonState, call: Call) -> Page:
     now, account = state.clock.now(), state.config.account_id
     found: list[Entry] = [e for e in (state.store.find(MESSAGING, i) for i in ids) if e is not None]
     unauth = _wants_unauth_sdes(call.query)
-    sources = [_messaging_source(e, account, now, content, True, unauth) for e in found]
+    sources = [_messaging_source(e, account, now, content, True, unauth, state.shape()) for e in found]
     metadata = search_api.metadata(call.base_url, call.path, paging, len(sources))
     return "conversationHistoryRecords", metadata, sources[paging.offset : paging.offset + paging.limit]
 
 
 def _messaging_source(
-    entry: Entry, account: str, now: int, content: frozenset[str], whole: bool, unauth: bool
+    entry: Entry, account: str, now: int, content: frozenset[str], whole: bool, unauth: bool, shape: Shape
 ) -> RecordSource:
     # The clock matters only while the conversation is open (status, duration); once closed the
     # record is fixed.
     moment = None if entry.is_closed(now) else now
-    key = (MESSAGING, entry.ordinal, moment, content, whole, unauth)
-    return key, lambda: messaging_record(entry, account, now, content, whole=whole, with_unauth_sdes=unauth)
+    key = (MESSAGING, entry.ordinal, moment, content, whole, unauth, shape)
+    return key, lambda: messaging_record(
+        entry, account, now, content, whole=whole, with_unauth_sdes=unauth, shape=shape
+    )
 
 
 def _conversation_ids(body: dict[str, Any]) -> list[str]:
@@ -335,6 +346,13 @@ class NewConversations(BaseModel):
     start_to: int | None = None
 
 
+class Readings(BaseModel):
+    """Switches between readings of ambiguous docs; a field left out keeps its value."""
+
+    ignore_latest_update_time: bool | None = None
+    alternative_enum_share: float | None = Field(None, ge=0, le=1)
+
+
 class NewPageRule(NewConversations):
     after_pages: int = Field(..., ge=1)
 
@@ -363,6 +381,19 @@ def _add_control_routes(app: FastAPI, state: LivePersonState) -> None:
             PageRule(new.after_pages, new.count, new.channel, new.start_from, new.start_to)
         )
         return JSONResponse({"after_pages": rule.after_pages, "count": rule.count}, status_code=201)
+
+    @app.post(f"{prefix}/readings")
+    def change_readings(change: Readings) -> JSONResponse:
+        if change.ignore_latest_update_time is not None:
+            state.ignore_latest_update_time = change.ignore_latest_update_time
+        if change.alternative_enum_share is not None:
+            state.alternative_enum_share = change.alternative_enum_share
+        return JSONResponse(
+            {
+                "ignore_latest_update_time": state.ignore_latest_update_time,
+                "alternative_enum_share": state.alternative_enum_share,
+            }
+        )
 
     @app.get(f"{prefix}/summary")
     def summary() -> JSONResponse:

@@ -47,6 +47,25 @@ class LivePersonEmulatorConfig(BaseModel):
     token_lifetime_s: int = Field(3600, gt=0, description="Bearer token lifetime, emulator clock.")
     partial_share: float = Field(0.02, ge=0, le=1)
     open_share: float = Field(0.05, ge=0, le=1)
+    web_unauth_personal_share: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Share of web-site messaging visitors whose name, e-mail and phone come as an "
+        "unauthenticated personalInfo SDE (under unAuthSdes, only with v=2).",
+    )
+    ignore_latest_update_time: bool = Field(
+        False,
+        description="Messaging search ignores the latestUpdateTime filter (the public docs do not "
+        "show it clearly): one reading of an ambiguity; the client must work under both.",
+    )
+    alternative_enum_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of messaging records spelling enumerations the other documented way "
+        "(sentBy agent/consumer, status close/open, audience lower case).",
+    )
     timestamp_tolerance_s: int = Field(300, description="OAuth 1.0 timestamp skew allowed (real time).")
     no_permission_keyset: KeySet = NO_PERMISSION_KEYSET
 

@@ -2,11 +2,17 @@
 
 A conversation's status depends on the emulator clock: OPEN until its close time passes. An
 open conversation has ``endTimeL`` -1 and no close reason.
+
+Two things are drawn from their own seeds (so the rest of a record stays byte-identical):
+whether a web visitor's name, e-mail and phone come as an unauthenticated ``personalInfo`` SDE
+(returned under ``unAuthSdes`` with ``v=2`` only), and whether a record spells enumerations the
+other documented way (``sentBy`` ``agent``; see ``Shape``).
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from lesync.emulators.liveperson import people
@@ -24,7 +30,7 @@ from lesync.emulators.liveperson.content import (
     Skill,
     lp_time,
 )
-from lesync.emulators.liveperson.sdes import latest_per_container, sde_events
+from lesync.emulators.liveperson.sdes import latest_per_container, personal_info_flat, sde_events
 from lesync.emulators.liveperson.seeded import SeededRandom
 from lesync.emulators.liveperson.store import Entry
 
@@ -33,6 +39,9 @@ CONTENT_PARTS: dict[str, tuple[str, ...]] = {
     "campaign": ("campaign",),
     "messageRecords": ("messageRecords",),
     "agentParticipants": ("agentParticipants",),
+    # Documented values whose own answer shape is not: served as the agent participants.
+    "agentParticipantsLeave": ("agentParticipants",),
+    "agentParticipantsActive": ("agentParticipants",),
     "consumerParticipants": ("consumerParticipants",),
     "transfers": ("transfers",),
     "interactions": ("interactions",),
@@ -48,6 +57,7 @@ CONTENT_PARTS: dict[str, tuple[str, ...]] = {
     "responseTime": ("responseTime",),
     "skillChanges": ("skillChanges",),
     "intents": ("intents",),
+    "uniqueIntents": ("uniqueIntents",),
     "latestAgentSurvey": ("latestAgentSurvey",),
     "previouslySubmittedAgentSurveys": ("previouslySubmittedAgentSurveys",),
     "previouslySubmittedAssessments": ("latestAgentSurvey", "previouslySubmittedAgentSurveys"),
@@ -55,6 +65,25 @@ CONTENT_PARTS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_CONTENT = frozenset(CONTENT_PARTS) - {"dialogs", "monitoring"}
 CHANNEL_SOURCES = ["APP", "WEB_SITE", "SMS", "FACEBOOK", "WHATSAPP", "APPLE_BUSINESS_CHAT"]
+WEB_VISITOR_SALT = 0x57EB
+SPELLING_SALT = 0x5E11
+# Enumerations and their other documented spelling (the docs show ``Agent`` and ``agent``).
+ALTERNATIVE_SPELLING = {
+    "Agent": "agent",
+    "Consumer": "consumer",
+    "CLOSE": "close",
+    "OPEN": "open",
+    "ALL": "all",
+    "AGENTS_AND_MANAGERS": "agents_and_managers",
+}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How records look beyond their seed: the emulator's fidelity switches (see config)."""
+
+    web_unauth_personal_share: float = 0.0
+    alternative_enum_share: float = 0.0
 
 
 def messaging_record(
@@ -64,10 +93,14 @@ def messaging_record(
     content: frozenset[str] = DEFAULT_CONTENT,
     whole: bool = True,
     with_unauth_sdes: bool = False,
+    shape: Shape = Shape(),
 ) -> dict[str, Any]:
     """The record as returned; ``whole=False`` is a search answer (latest SDEs; truncated if
     partial), ``content`` the requested contentToRetrieve parts."""
     full = _full_record(entry, account_id, now_ms)
+    _add_web_visitor_personal_info(full, entry, shape.web_unauth_personal_share)
+    if SeededRandom(entry.seed ^ SPELLING_SALT).random() < shape.alternative_enum_share:
+        _respell_enumerations(full)
     if not whole:
         for key in ("sdes", "unAuthSdes"):
             full[key] = {"events": latest_per_container(full[key]["events"])}
@@ -77,6 +110,40 @@ def messaging_record(
         content = content - {"unAuthSdes"}
     keys = {key for part in content for key in CONTENT_PARTS[part]}
     return {key: value for key, value in full.items() if key == "info" or key in keys}
+
+
+def _add_web_visitor_personal_info(record: dict[str, Any], entry: Entry, share: float) -> None:
+    """Web visitors are mostly unauthenticated: their personal info is an unauthenticated SDE."""
+    rnd = SeededRandom(entry.seed ^ WEB_VISITOR_SALT)
+    if record["info"]["source"] != "WEB_SITE" or rnd.random() >= share:
+        return
+    participant = record["consumerParticipants"][0]
+    person = {
+        "first": participant["firstName"],
+        "last": participant["lastName"],
+        "email": participant["email"],
+        "phone": participant["phone"],
+        "company": "",
+    }
+    stamp = entry.start_ms + 30_000
+    event = personal_info_flat(rnd, stamp, person)
+    event.update(serverTimeStamp=str(stamp), isAuthenticated=False)
+    events = record["unAuthSdes"]["events"]
+    events.append(event)
+    events.sort(key=lambda e: int(e["serverTimeStamp"]))
+
+
+def _respell_enumerations(record: dict[str, Any]) -> None:
+    info = record["info"]
+    for key in ("status", "fullDialogStatus"):
+        info[key] = ALTERNATIVE_SPELLING.get(info[key], info[key])
+    for message in record["messageRecords"]:
+        for key in ("sentBy", "audience"):
+            message[key] = ALTERNATIVE_SPELLING.get(message[key], message[key])
+    for status in record["messageStatuses"]:
+        status["participantType"] = ALTERNATIVE_SPELLING.get(
+            status["participantType"], status["participantType"]
+        )
 
 
 def message_text(entry: Entry, account_id: str, now_ms: int) -> str:
@@ -130,6 +197,7 @@ def _full_record(entry: Entry, account_id: str, now_ms: int) -> dict[str, Any]:
         },
         "skillChanges": _skill_changes(entry, skills, dialog_id),
         "intents": [],
+        "uniqueIntents": [],
     }
     record.update(_agent_surveys(entry, answers, agents[-1], skills[-1], dialog_id))
     summary = rnd.choice(SUMMARIES)

@@ -94,15 +94,16 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def parse_window(body: dict[str, Any], max_days: int) -> tuple[int, int]:
-    """The rounded (from, to) of the required ``start`` filter."""
+def parse_window(body: dict[str, Any], max_days: int | None) -> tuple[int, int]:
+    """The rounded (from, to) of the required ``start`` filter (``max_days=None``: no length limit,
+    as with ``engagementId``)."""
     start = body.get("start")
     if not isinstance(start, dict) or "from" not in start or "to" not in start:
         raise bad_request("Missing required body field 'start' with 'from' and 'to' (epoch ms)")
     start_from, start_to = _epoch(start["from"], "start.from"), _epoch(start["to"], "start.to")
     if start_to < start_from:
         raise bad_request("start.to must not be before start.from")
-    if start_to - start_from > max_days * DAY_MS:
+    if max_days is not None and start_to - start_from > max_days * DAY_MS:
         raise bad_request(f"Time range too long: start.from to start.to may span at most {max_days} days")
     return round_down(start_from), round_up(start_to)
 
@@ -145,10 +146,14 @@ def chat_query(body: dict[str, Any], paging: Paging) -> SearchQuery:
     )
 
 
-def messaging_query(body: dict[str, Any], paging: Paging) -> SearchQuery:
+def messaging_query(body: dict[str, Any], paging: Paging, ignore_updated_since: bool = False) -> SearchQuery:
     """Filters are ANDed, like the real API: ``latestUpdateTime`` narrows the required ``start``
     range, it does not widen it. A client wanting "started in the window OR updated in it"
-    issues two searches (one by start, one by a wide start range plus latestUpdateTime)."""
+    issues two searches (one by start, one by a wide start range plus latestUpdateTime).
+
+    ``ignore_updated_since``: the other reading of the docs, which do not clearly show
+    ``latestUpdateTime`` as a filter: it is checked for shape and then not applied."""
+    updated_since = _updated_since(body)
     start_from, start_to = parse_window(body, MESSAGING_MAX_DAYS)
     return SearchQuery(
         start_from=start_from,
@@ -158,7 +163,7 @@ def messaging_query(body: dict[str, Any], paging: Paging) -> SearchQuery:
         skill_ids=_id_set(body, "skillIds"),
         agent_ids=_id_set(body, "agentIds"),
         statuses=_statuses(body),
-        updated_since=_updated_since(body),
+        updated_since=None if ignore_updated_since else updated_since,
         keyword=_keyword(body),
     )
 
@@ -167,9 +172,12 @@ def _statuses(body: dict[str, Any]) -> frozenset[str] | None:
     status = body.get("status")
     if status is None:
         return None
-    if not isinstance(status, list) or not set(status) <= {"OPEN", "CLOSE"}:
+    if not isinstance(status, list) or not all(isinstance(s, str) for s in status):
         raise bad_request("status must be a list of OPEN and/or CLOSE")
-    return frozenset(status)
+    spelled = {s.upper() for s in status}  # enumerations are case-insensitive
+    if not spelled <= {"OPEN", "CLOSE"}:
+        raise bad_request("status must be a list of OPEN and/or CLOSE")
+    return frozenset(spelled)
 
 
 def _updated_since(body: dict[str, Any]) -> int | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from lesync.emulators.control import CallCounter, FaultPlan
 from lesync.emulators.liveperson.cache import RecordCache
 from lesync.emulators.liveperson.config import LivePersonEmulatorConfig
+from lesync.emulators.liveperson.messaging import Shape
 from lesync.emulators.liveperson.oauth import Authenticator
 from lesync.emulators.liveperson.store import CHAT, DAY_MS, MESSAGING, MINUTE_MS, ConversationStore
 
@@ -62,6 +63,9 @@ class LivePersonState:
         self.faults = FaultPlan()
         self.calls = CallCounter()
         self.public_domain: str | None = None  # host:port the Domain API hands out
+        # Readings of ambiguous docs, switchable at run time (config, or the control endpoint).
+        self.ignore_latest_update_time = self.config.ignore_latest_update_time
+        self.alternative_enum_share = self.config.alternative_enum_share
         self.search_pages_served = 0
         self.page_rules: list[PageRule] = []
         self.page_hooks: list[Callable[[int], None]] = []
@@ -110,6 +114,10 @@ class LivePersonState:
             self.add_conversations(rule.count, rule.channel, rule.start_from, rule.start_to)
         for hook in hooks:
             hook(served)
+
+    def shape(self) -> Shape:
+        """How messaging records look right now (part of each cached record's key)."""
+        return Shape(self.config.web_unauth_personal_share, self.alternative_enum_share)
 
     def summary(self) -> dict:
         return {

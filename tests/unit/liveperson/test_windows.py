@@ -1,4 +1,5 @@
-"""Window validation, slicing, rounding and per-channel API maxima (pipeline/windows.py)."""
+"""Window validation and slicing (lesync/window.py); LivePerson's rounding and per-channel API
+maxima (liveperson/windows.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lesync.pipeline.windows import (
-    Window,
+from lesync.liveperson.windows import (
+    RETENTION,
     api_slices,
     max_interval,
+    retention_window,
     round_down,
     round_up,
-    split_window,
-    to_epoch_ms,
-    validate_window,
 )
+from lesync.window import Window, WindowError, split_window, to_epoch_ms, validate_window
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -79,3 +79,37 @@ def test_split_is_a_partition(start, length, piece):
     assert got[0].start == start and got[-1].end == start + length
     assert all(w.end - w.start <= piece and w.end > w.start for w in got)
     assert all(a.end == b.start for a, b in zip(got, got[1:], strict=False))
+
+
+def test_one_window_type_checks_time_zones_and_round_trips_through_xcom():
+    window = Window(T0, T0 + timedelta(hours=1))
+    assert Window.from_dict(window.as_dict()) == window
+    with pytest.raises(WindowError, match="no time zone"):
+        Window(datetime(2026, 1, 1), T0)
+
+
+def test_retention_window_covers_13_months_rounded_outward_and_a_little_past_now():
+    now = T0 + timedelta(minutes=3)
+    window = retention_window(now)
+    assert window.start == round_down(now - RETENTION) and window.start <= now - timedelta(days=395)
+    assert window.end == T0 + timedelta(minutes=20) and window.end > now
+
+
+def _imports(path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text())
+    found = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    return found | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+
+
+def test_layers_point_one_way():
+    """liveperson/ never imports pipeline/ (its rules live under it); the Window type is a leaf."""
+    import pathlib
+
+    import lesync
+
+    root = pathlib.Path(lesync.__file__).parent
+    for path in (root / "liveperson").glob("*.py"):
+        assert not any(name.startswith("lesync.pipeline") for name in _imports(path)), path.name
+    assert not any(name.startswith("lesync") for name in _imports(root / "window.py"))
