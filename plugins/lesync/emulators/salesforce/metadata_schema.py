@@ -68,6 +68,7 @@ def schema_from_metadata(
 def write_schema(schema: dict[str, Any], path: str | Path) -> Path:
     """Write a schema for ``SalesforceEmulatorConfig(schema_path=...)``."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(schema, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
 
