@@ -100,3 +100,18 @@ def test_an_org_missing_a_field_and_a_permission_fails_the_check(deployed, metad
 
 def test_the_demo_integration_is_the_one_checked():
     assert [i.name for i in load_integrations() if i.enabled] == ["demo"]
+
+
+def test_an_object_the_org_lacks_is_one_blocker_not_a_crash(deployed):
+    from lesync.mapping import compile_mapping
+    from lesync.org.check import describe_and_check
+    from lesync.pipeline.tasks import salesforce_client
+
+    integration = next(i for i in load_integrations() if i.name == "demo")
+    mapping = compile_mapping({"object": "Nope__c", "fields": [{"target": "A__c", "lp_field": "agentName"}]})
+    client = salesforce_client(integration)
+    calls = client.api_calls
+    report, describes = describe_and_check(client, mapping, integration)
+    assert describes["Nope__c"] is None and set(describes) == {"Nope__c", "Contact", "Lead", "Account"}
+    assert [f.where for f in report.blockers] == ["Nope__c"]
+    assert client.api_calls - calls == 4  # one describe per object
