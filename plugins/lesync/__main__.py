@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lesync.org.cli import register as register_org
+
 EXIT_OK = 0
 EXIT_USAGE = 2
 PREVIEW_TRANSCRIPT_CHARS = 400
@@ -232,7 +234,7 @@ def _run_pools(args: argparse.Namespace) -> int:
     return done.returncode
 
 
-COMMANDS: tuple[Callable[[Any], None], ...] = (register_preview, register_demo, register_pools)
+COMMANDS: tuple[Callable[[Any], None], ...] = (register_preview, register_demo, register_pools, register_org)
 
 
 def build_parser() -> argparse.ArgumentParser:
