@@ -14,7 +14,8 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "org-setup.md"
 
 def documented_commands() -> list[list[str]]:
     lines = [line.strip() for line in DOC.read_text(encoding="utf-8").splitlines()]
-    return [shlex.split(line, comments=True)[3:] for line in lines if line.startswith("python -m lesync org ")]
+    commands = [line for line in lines if line.startswith("python -m lesync org ")]
+    return [shlex.split(line, comments=True)[3:] for line in commands]
 
 
 def test_the_doc_shows_every_subcommand():
