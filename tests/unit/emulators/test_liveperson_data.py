@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import tracemalloc
 
 import requests
@@ -62,25 +61,22 @@ def _signed_call(state: LivePersonState, path: str, body: dict, **query) -> Call
     )
 
 
-def test_100000_conversations_generate_and_serve_fast_in_little_memory():
+def test_100000_conversations_generate_lazily_in_little_memory():
+    """The index stays small and deep pages are served from it (speed is bench/'s business,
+    not a timed test's: a loaded CI machine would make a wall-clock assertion flaky)."""
     tracemalloc.start()
-    started = time.perf_counter()
     state = LivePersonState(LivePersonEmulatorConfig(conversations=100_000))
-    generated_s = time.perf_counter() - started
     index_bytes, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert generated_s < 10
     assert index_bytes < 60_000_000
     now = state.clock.now()
     body = {"start": {"from": now - 3 * 86_400_000, "to": now}}
-    started = time.perf_counter()
     path = "interaction_history/api/account/{account_id}/interactions/search"
     page = chat_search_page(state, _signed_call(state, path, body, offset="0", limit="100", source="t"))
     path = "messaging_history/api/account/{account_id}/conversations/search"
     deep = messaging_search_page(
         state, _signed_call(state, path, body, offset="40000", limit="100", source="t")
     )
-    assert time.perf_counter() - started < 5
     assert len(page["interactionHistoryRecords"]) == 100 and page["_metadata"]["count"] > 49_000
     assert len(deep["conversationHistoryRecords"]) == 100
 
