@@ -143,6 +143,13 @@ class LimitSettings(_Settings):
         description="At most this many extract tasks of the integration call LivePerson at once, "
         "across all its runs: the slots of its Airflow pool (`python -m lesync pools`).",
     )
+    salesforce_concurrency: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="At most this many load tasks of the integration write to Salesforce at once "
+        "(fewer UNABLE_TO_LOCK_ROW waits): the slots of its Airflow pool (`python -m lesync pools`).",
+    )
 
 
 class StagingSettings(_Settings):
