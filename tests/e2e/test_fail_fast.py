@@ -35,7 +35,9 @@ def _run_one_day(org):
     end = org.now - dt.timedelta(hours=1)
     started = time.monotonic()
     run = org.run(MANUAL, {"start": (end - dt.timedelta(days=1)).isoformat(), "end": end.isoformat()})
-    return run, time.monotonic() - started
+    seconds = time.monotonic() - started
+    print(f"run {run.state} after {seconds:.1f} s: {org.states(run)}")
+    return run, seconds
 
 
 def test_a_wrong_liveperson_secret_fails_each_extract_once(org, monkeypatch):
