@@ -147,9 +147,6 @@ def _records_in(document: Any, path: Path) -> Iterator[tuple[dict, str | None]]:
             for record in document[key]:
                 yield record, channel
             return
-    if isinstance(document.get("record"), dict):
-        yield document["record"], document.get("channel")
-        return
     yield document, None
 
 
