@@ -59,19 +59,30 @@ def salesforce_settings(info: dict[str, Any]):
     )
 
 
-def integration(mode: str, linking: bool = False):
+def integration(mode: str, linking: bool = False, staging_root: str | None = None):
     """The ``demo`` integration of include/integrations.yaml, transcript mode and linking as asked.
 
-    Everything else (bulk threshold, slice hours, mapping, files) is what the DAGs use. Linking
-    (Contact/Lead matching) is off unless asked: the baselines do not link, so it would not be
-    the same work; ``--linking on`` measures it.
+    Everything else (bulk threshold, slice hours, mapping, files) is what the DAGs use. The
+    transcript mode is the mapping file's (a copy with ``transcript.mode`` set is written next to
+    the staging root). Linking (Contact/Lead matching) is off unless asked: the baselines do not
+    link, so it would not be the same work; ``--linking on`` measures it.
     """
+    import tempfile
+
+    import yaml
+
     from lesync.config import load_integrations
 
     found = {i.name: i for i in load_integrations(INTEGRATIONS_FILE)}[INTEGRATION]
-    transcript = found.transcript.model_copy(update={"save_mode": mode})
+    spec = yaml.safe_load(Path(found.mapping).read_text(encoding="utf-8"))
+    spec["transcript"] = {**(spec.get("transcript") or {}), "mode": mode}
+    folder = Path(staging_root or tempfile.mkdtemp(prefix="lesync-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    mapping = folder / f"mapping-{mode}.yaml"
+    mapping.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
     linked = found.linking.model_copy(update={"enabled": linking})
-    return found.model_copy(update={"transcript": transcript, "linking": linked})
+    staging = found.staging.model_copy(update={"root": staging_root}) if staging_root else found.staging
+    return found.model_copy(update={"mapping": str(mapping), "linking": linked, "staging": staging})
 
 
 def machine() -> dict[str, Any]:

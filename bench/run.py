@@ -36,7 +36,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import REPO, RESULTS, control_session, machine, per_10k  # noqa: E402
+from bench.common import REPO, RESULTS, add_paths, control_session, machine, per_10k  # noqa: E402
+
+add_paths()
+from lesync.contracts import CHANNELS  # noqa: E402  (a leaf module: the orchestrator stays light)
 
 PYTHON = sys.executable
 README = REPO / "bench" / "README.md"
@@ -153,7 +156,7 @@ def run_stage(
 
 def seeded_window(summary: dict[str, Any]) -> tuple[str, str, str]:
     """(start, end, now): from the first seeded conversation's start to the emulator's now."""
-    first = min(summary[c]["min_start"] for c in ("chat", "messaging") if summary[c]["total"])
+    first = min(summary[c]["min_start"] for c in CHANNELS if summary[c]["total"])
     start = dt.datetime.fromtimestamp(first // 60000 * 60, dt.UTC)
     now = dt.datetime.fromtimestamp(summary["now"] // 60000 * 60, dt.UTC)
     return start.isoformat(), now.isoformat(), now.isoformat()
@@ -175,37 +178,32 @@ def run_pipeline(
         def prof(stage: str) -> Path | None:
             return RESULTS / f"profile-{stage}.txt" if profile == stage else None
 
+        staging = {"staging_root": str(workdir / "staging")}
         results["extract"] = run_stage(
             "extract",
-            {
-                **common,
-                "liveperson": emulators.lp,
-                "start": start,
-                "end": end,
-                "now": now,
-                "out_dir": str(workdir / "staging" / "raw"),
-            },
+            {**common, **staging, "liveperson": emulators.lp, "start": start, "end": end, "now": now},
             workdir,
             emulators,
             prof("extract"),
         )
         raw_paths = results["extract"]["paths"]
-        rows_path = str(workdir / "staging" / "rows" / "rows.jsonl.gz")
         results["transform"] = run_stage(
             "transform",
-            {**common, "salesforce": emulators.sf["ours"], "raw_paths": raw_paths, "out_path": rows_path},
+            {
+                **common,
+                **staging,
+                "salesforce": emulators.sf["ours"],
+                "extracted": results["extract"].pop("extracted"),
+            },
             workdir,
             emulators,
             prof("transform"),
         )
+        transformed = results["transform"].pop("transformed")
+        rows_path = transformed["rows_path"].removeprefix("file://")
         results["load"] = run_stage(
             "load",
-            {
-                **common,
-                "salesforce": emulators.sf["ours"],
-                "rows_path": rows_path,
-                "out_dir": str(workdir / "staging" / "load"),
-            },
+            {**common, **staging, "salesforce": emulators.sf["ours"], "transformed": transformed},
             workdir,
             emulators,
             prof("load"),

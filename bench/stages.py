@@ -2,9 +2,10 @@
 
     python bench/stages.py STAGE CONFIG.json RESULT.json [--profile OUT.txt]
 
-STAGE is ``extract``, ``transform``, ``load`` (our pipeline, the same functions the DAG tasks call,
-wired the way lesync/pipeline/tasks.py wires them), ``floor`` (json-decode the staged raw records
-and csv-encode the loaded rows, plus our own CSV serialisation for comparison), ``naive``
+STAGE is ``extract``, ``transform``, ``load`` (our pipeline: the DAG task functions of
+lesync/pipeline/tasks.py, given clients built from the emulators' settings), ``floor``
+(json-decode the staged raw records and csv-encode the loaded rows, plus our own CSV
+serialisation for comparison), ``naive``
 (baseline (a)) or ``bulk1`` (baseline (b), Airflow's SalesforceBulkOperator). bench/run.py calls
 this; it is not meant to be run by hand, but it can be (CONFIG is a JSON object, see run.py).
 
@@ -66,6 +67,30 @@ class Timer:
 
 
 # ---- our pipeline ------------------------------------------------------------------------------
+# The stages call the DAG task functions themselves (lesync/pipeline/tasks.py) with a client built
+# from the emulator's settings, so the benchmark measures exactly what a DAG run does.
+
+RUN_ID = "bench"
+
+
+def _integration(cfg: dict[str, Any]):
+    return integration(cfg["mode"], cfg.get("linking", False), cfg["staging_root"])
+
+
+@contextlib.contextmanager
+def timed(module: Any, name: str, timer: Timer):
+    """Time every call of ``module.name`` (a function a task imports when it runs) into ``timer``."""
+    original = getattr(module, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with timer:
+            return original(*args, **kwargs)
+
+    setattr(module, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
 
 
 def stage_extract(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
@@ -73,33 +98,20 @@ def stage_extract(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
     import datetime as dt
 
     from lesync.liveperson import LivePersonClient
-    from lesync.pipeline.extract import extract_window
-    from lesync.pipeline.plan import Window
-    from lesync.pipeline.tasks import plan
+    from lesync.pipeline import tasks
 
-    integ = integration(cfg["mode"], cfg.get("linking", False))
+    integ = _integration(cfg)
     now = dt.datetime.fromisoformat(cfg["now"])
     settings = liveperson_settings(cfg["liveperson"])
     with timer:
-        units = plan(integ, "manual", {"start": cfg["start"], "end": cfg["end"]}, None, now=now)
+        units = tasks.plan(integ, "manual", {"start": cfg["start"], "end": cfg["end"]}, None, now=now)
         reports = []
         for unit in units:
-            window = Window.from_dict(unit)
             with LivePersonClient(settings) as client:
-                reports.append(
-                    extract_window(
-                        client,
-                        unit["channel"],
-                        window.start,
-                        window.end,
-                        cfg["out_dir"],
-                        skills=list(integ.skills) or None,
-                        slice_id=unit["slice"],
-                        update_search=unit["slice"] == "000",  # as pipeline/tasks.py does
-                    ).as_xcom()
-                )
+                reports.append(tasks.extract(integ, unit, RUN_ID, client=client))
     return {
         "units": len(units),
+        "extracted": reports,
         "records": sum(r["records"] for r in reports),
         "paths": [p for r in reports for p in r["paths"]],
         "client_calls": sum(r["calls"] for r in reports),
@@ -111,40 +123,33 @@ def stage_extract(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
 
 
 def stage_transform(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
-    """tasks.transform: the org's describe for field limits, then transform_files."""
-    from lesync.mapping.limits import fields_meta_from_describe
-    from lesync.pipeline.tasks import compiled_mapping
-    from lesync.pipeline.transform import transform_files
+    """tasks.transform: the org's describe for field limits, then transform_files (timed alone too)."""
+    import lesync.pipeline.transform
+    from lesync.pipeline import tasks
     from lesync.salesforce import build_client
 
-    integ = integration(cfg["mode"], cfg.get("linking", False))
-    mapping = compiled_mapping(integ)
+    integ = _integration(cfg)
     client = build_client(salesforce_settings(cfg["salesforce"]))
     only = Timer()
-    with timer:
-        describe = client.describe(mapping.object)
-        with only:
-            result = transform_files(
-                cfg["raw_paths"], cfg["out_path"], mapping, fields_meta_from_describe(describe)
-            )
-    result["salesforce_calls"] = client.api_calls
-    result["rows_bytes"] = os.path.getsize(local(cfg["out_path"]))
-    result.update(only.as_dict("transform_files_"))
-    return result
+    with timer, timed(lesync.pipeline.transform, "transform_files", only):
+        transformed = tasks.transform(integ, cfg["extracted"], RUN_ID, client=client)
+    return {
+        **transformed,
+        "transformed": transformed,  # the load stage's input, as XCom would carry it
+        "rows_bytes": os.path.getsize(local(transformed["rows_path"])),
+        **only.as_dict("transform_files_"),
+    }
 
 
 def stage_load(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
     """tasks.load: load_rows with the integration's load options."""
-    from lesync.pipeline.load import load_rows
-    from lesync.pipeline.tasks import load_options
+    from lesync.pipeline import tasks
     from lesync.salesforce import build_client
 
-    integ = integration(cfg["mode"], cfg.get("linking", False))
-    options = load_options(integ)
+    integ = _integration(cfg)
     client = build_client(salesforce_settings(cfg["salesforce"]))
     with timer:
-        result = load_rows(client, [cfg["rows_path"]], cfg["out_dir"], options)
-    return result
+        return tasks.load(integ, cfg["transformed"], RUN_ID, client=client)
 
 
 # ---- the floor ---------------------------------------------------------------------------------

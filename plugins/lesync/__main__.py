@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lesync.contracts import CHANNELS
 from lesync.org.cli import register as register_org
 
 EXIT_OK = 0
@@ -46,7 +47,7 @@ def register_preview(subparsers: Any) -> None:
     parser.add_argument("--mapping", required=True, type=Path, help="mapping file (YAML)")
     parser.add_argument(
         "--channel",
-        choices=("chat", "messaging"),
+        choices=CHANNELS,
         help="channel of the records (default: from the input's shape)",
     )
     parser.add_argument(
@@ -147,9 +148,6 @@ def _records_in(document: Any, path: Path) -> Iterator[tuple[dict, str | None]]:
             for record in document[key]:
                 yield record, channel
             return
-    if isinstance(document.get("record"), dict):
-        yield document["record"], document.get("channel")
-        return
     yield document, None
 
 
@@ -190,9 +188,11 @@ def register_pools(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "pools",
         help="create the Airflow pools each enabled integration's DAGs use (run once per deployment)",
-        description="Writes the pools to a JSON file and imports it with `airflow pools import`: "
-        "lesync_<name>_liveperson (slots = limits.liveperson_concurrency) bounds concurrent "
-        "LivePerson calls; lesync_<name>_salesforce (1 slot) keeps loads of one integration apart.",
+        description="Writes the pools to a JSON file and imports it with `airflow pools import` (which "
+        "creates or updates them; safe to re-run): lesync_<name>_liveperson (slots = "
+        "limits.liveperson_concurrency) bounds concurrent LivePerson extracts of the integration, "
+        "lesync_<name>_salesforce (slots = limits.salesforce_concurrency) its concurrent loads. "
+        "docker-compose's airflow-init runs this command.",
     )
     parser.add_argument("--print", action="store_true", help="only print the pools as JSON")
     parser.set_defaults(handler=_run_pools)
@@ -212,8 +212,8 @@ def pool_definitions() -> dict[str, dict[str, Any]]:
             "include_deferred": False,
         }
         pools[salesforce_pool(integration.name)] = {
-            "slots": 1,
-            "description": f"lesync {integration.name}: one Salesforce load at a time",
+            "slots": integration.limits.salesforce_concurrency,
+            "description": f"lesync {integration.name}: concurrent Salesforce loads",
             "include_deferred": False,
         }
     return pools

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lesync.contracts import CHANNELS, Channel
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = Path(os.environ.get("LESYNC_INCLUDE_DIR", PROJECT_ROOT / "include"))
@@ -51,8 +52,8 @@ FREE_MAIL_DOMAINS = (
     "163.com",
 )
 
-Channel = Literal["chat", "messaging"]
-SaveMode = Literal["field", "attachment", "both"]
+#: Transcript keys an integration once had, and their names in the mapping file's ``transcript:``.
+MOVED_TO_MAPPING = {"save_mode": "mode", "include_private": "include_private", "split_parts": "split_parts"}
 
 
 class IntegrationsError(ValueError):
@@ -64,17 +65,24 @@ class _Settings(BaseModel):
 
 
 class TranscriptSettings(_Settings):
-    save_mode: SaveMode = Field(
-        "field", description="Where the transcript goes: the Transcript field, a Salesforce File, or both."
-    )
+    """Operational limits of transcript files. What goes where in the object (``mode``,
+    ``include_private``, ``split_parts``) belongs to the mapping file, next to the fields it
+    names, so ``python -m lesync preview`` and a run read the same choice."""
+
     max_file_mb: float = Field(5, gt=0, le=2000, description="Files larger than this are skipped (logged).")
-    include_private: bool = Field(
-        False, description="Keep agent-only chat lines and private messaging messages in the transcript."
-    )
-    split_parts: bool = Field(
-        False,
-        description="Split a transcript longer than its field into numbered parts instead of truncating.",
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_to_mapping(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key, mapping_key in MOVED_TO_MAPPING.items():
+                if key in data:
+                    raise ValueError(
+                        f"'transcript.{key}' moved to the mapping file: delete it here and set "
+                        f"'transcript: {{{mapping_key}: ...}}' in the integration's mapping file "
+                        "(include/mappings/<mapping>)"
+                    )
+        return data
 
 
 class ScheduleSettings(_Settings):
@@ -96,9 +104,17 @@ class ScheduleSettings(_Settings):
 
 
 class LinkingSettings(_Settings):
+    """Matching the visitor to a Contact (and its Account) or Lead; the load's settings too."""
+
     enabled: bool = Field(False, description="Link transcripts to the Contact (and its Account) or Lead.")
     email_field: str = Field("Visitor_Email__c", description="Row field holding the visitor's email.")
-    phone_field: str = Field("Visitor_Phone__c", description="Row field holding the visitor's phone.")
+    phone_field: str | None = Field(
+        "Visitor_Phone__c", description="Row field holding the visitor's phone; empty: no phone matching."
+    )
+    match_leads: bool = Field(True, description="Try Leads when no Contact matches.")
+    contact_lookup: str = Field("Contact__c", description="Transcript lookup field to the Contact.")
+    account_lookup: str | None = Field("Account__c", description="Lookup set to the Contact's Account.")
+    lead_lookup: str = Field("Lead__c", description="Transcript lookup field to the Lead.")
     block_domains: tuple[str, ...] = Field(
         FREE_MAIL_DOMAINS, description="Email domains never matched (free-mail by default)."
     )
@@ -124,7 +140,15 @@ class LimitSettings(_Settings):
         2,
         ge=1,
         le=16,
-        description="At most this many extract tasks call LivePerson at once (an Airflow pool).",
+        description="At most this many extract tasks of the integration call LivePerson at once, "
+        "across all its runs: the slots of its Airflow pool (`python -m lesync pools`).",
+    )
+    salesforce_concurrency: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="At most this many load tasks of the integration write to Salesforce at once "
+        "(fewer UNABLE_TO_LOCK_ROW waits): the slots of its Airflow pool (`python -m lesync pools`).",
     )
 
 
@@ -142,9 +166,7 @@ class Integration(_Settings):
     description: str = Field("", description="Free text for people reading the file.")
     liveperson_conn_id: str = Field("liveperson_default", description="Airflow connection to LivePerson.")
     salesforce_conn_id: str = Field("salesforce_default", description="Airflow connection to Salesforce.")
-    channels: tuple[Channel, ...] = Field(
-        ("chat", "messaging"), min_length=1, description="Channels to sync."
-    )
+    channels: tuple[Channel, ...] = Field(CHANNELS, min_length=1, description="Channels to sync.")
     skills: tuple[int, ...] = Field((), description="LivePerson skill ids to sync; empty means all skills.")
     mapping: str = Field("chat_transcript.yaml", description="Mapping file under include/mappings/.")
     transcript: TranscriptSettings = TranscriptSettings()

@@ -12,9 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 T = TypeVar("T", bound="XComResult")
+
+#: The LivePerson channels lesync syncs: chat (Engagement History), messaging (Messaging Interactions).
+Channel = Literal["chat", "messaging"]
+CHANNELS: tuple[Channel, ...] = ("chat", "messaging")
+
+
+class SchemaMismatchError(ValueError):
+    """The mapping writes fields the Salesforce object lacks; fix the mapping or the org (no retry helps)."""
 
 
 class XComResult:

@@ -19,6 +19,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lesync.contracts import CHANNELS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAGS_DIR = PROJECT_ROOT / "dags"
 
@@ -40,18 +42,23 @@ def liveperson_connection(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def salesforce_connection(info: dict[str, Any]) -> dict[str, Any]:
-    """The Airflow connection (JSON form) for the Salesforce emulator's connected app."""
-    return {
-        "conn_type": "salesforce",
-        "extra": {
-            "auth_flow": "client_credentials",
-            "client_id": info["client_id"],
-            "consumer_secret": info["client_secret"],
-            "token_url": info["token_url"],
-            "version": info["api_version"],
-            "ca_file": info["ca_file"],
-        },
+    """The Airflow connection (JSON form) for the Salesforce emulator's connected app.
+
+    ``version`` only when it differs from lesync's default: Airflow masks every extra value in
+    logs and warns about any shorter than 5 characters (``62.0``), which reads like a fault.
+    """
+    from lesync.salesforce.settings import DEFAULT_API_VERSION
+
+    extra = {
+        "auth_flow": "client_credentials",
+        "client_id": info["client_id"],
+        "consumer_secret": info["client_secret"],
+        "token_url": info["token_url"],
+        "ca_file": info["ca_file"],
     }
+    if info["api_version"] != DEFAULT_API_VERSION:
+        extra["version"] = info["api_version"]
+    return {"conn_type": "salesforce", "extra": extra}
 
 
 def airflow_environment(home: Path, staging: Path) -> dict[str, str]:
@@ -155,7 +162,7 @@ def seed_crm(liveperson: Any, salesforce: Any, every: int = 5) -> dict[str, int]
 def seeded_window(liveperson: Any) -> tuple[str, str]:
     """From the first seeded conversation's start to the emulator's now (both whole minutes)."""
     summary = liveperson.state.summary()
-    first = min(summary[c]["min_start"] for c in ("chat", "messaging") if summary[c]["total"])
+    first = min(summary[c]["min_start"] for c in CHANNELS if summary[c]["total"])
     start = dt.datetime.fromtimestamp(first // 60000 * 60, dt.UTC)
     end = dt.datetime.fromtimestamp(summary["now"] // 60000 * 60, dt.UTC)
     return start.isoformat(), end.isoformat()
@@ -240,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         run = run_dag("lesync__demo__manual", {"start": start, "end": end})
         calls = {"liveperson": liveperson.state.calls.total(), "salesforce": salesforce.state.calls.total()}
-        chat, messaging = (liveperson.state.summary()[c] for c in ("chat", "messaging"))
+        chat, messaging = (liveperson.state.summary()[c] for c in CHANNELS)
         print(
             f"\nLivePerson holds {chat['total']} chats ({chat['open']} still in progress: only ended chats "
             f"are returned) and {messaging['total']} messaging conversations ({messaging['open']} open: "

@@ -10,7 +10,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from lesync.config import load_integrations
-from lesync.factory import dag_id, liveperson_pool, salesforce_pool
+from lesync.factory import EXTRACT_LABEL, dag_id, liveperson_pool, salesforce_pool
 from lesync.pipeline.plan import stable_minute
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -51,6 +51,9 @@ def test_dag_shape(dagbag, kind):
     ]
     extract, load = dag.get_task("extract"), dag.get_task("load")
     assert extract.pool == liveperson_pool("demo") and load.pool == salesforce_pool("demo")
+    # The pool is the one concurrency limit (limits.liveperson_concurrency = its slots).
+    assert extract.max_active_tis_per_dagrun is None
+    assert extract.map_index_template == EXTRACT_LABEL
     assert extract.retries == 3 and extract.retry_exponential_backoff
     assert dag.get_task("report").retries == 0
     cleanup = dag.get_task("cleanup")
@@ -110,14 +113,14 @@ def test_broken_integrations_file_is_an_import_error_naming_it(tmp_path, monkeyp
         """
         integrations:
           - name: emea
-            transcript: {save_mode: pdf}
+            transcript: {save_mode: both}
     """,
     )
     errors = _dagbag().import_errors
     assert set(errors) == {str(DAGS_DIR / f"{kind}.py") for kind in KINDS}
     message = next(iter(errors.values()))
     assert str(include / "integrations.yaml") in message
-    assert "integration 'emea', key 'transcript.save_mode'" in message
+    assert "integration 'emea', key 'transcript': 'transcript.save_mode' moved to the mapping file" in message
 
 
 def test_broken_mapping_is_an_import_error_naming_it(tmp_path, monkeypatch):

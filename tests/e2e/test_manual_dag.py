@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -27,6 +28,8 @@ def test_every_conversation_lands_exactly_once(org):
     channels = {r["SDK_API_Type__c"] for r in org.transcripts()}
     assert channels == {"Chat", "Messaging"}
     assert org.states(run)["extract"].startswith("success x")  # mapped: one per channel and slice
+    labels = sorted(ti.rendered_map_index for ti in run.get_task_instances() if ti.task_id == "extract")
+    assert labels[0] == "chat 000" and all(re.fullmatch(r"(chat|messaging) \d{3}", x) for x in labels)
 
 
 def test_rerun_changes_nothing(org):

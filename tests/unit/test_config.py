@@ -23,7 +23,8 @@ def test_minimal_entry_gets_production_defaults(tmp_path):
     assert integration.enabled and integration.channels == ("chat", "messaging")
     assert integration.liveperson_conn_id == "liveperson_default"
     assert integration.salesforce_conn_id == "salesforce_default"
-    assert integration.transcript.save_mode == "field" and integration.transcript.max_file_mb == 5
+    assert integration.transcript.max_file_mb == 5
+    assert integration.limits.liveperson_concurrency == 2 and integration.limits.salesforce_concurrency == 2
     assert integration.limits.api_reserve_percent == 10
     assert "gmail.com" in integration.linking.block_domains
     assert set(FREE_MAIL_DOMAINS) <= set(integration.linking.block_domains)
@@ -42,15 +43,39 @@ def test_unknown_key_names_integration_key_and_allowed_keys(tmp_path):
         integrations:
           - name: emea
             transcript:
-              save_mod: field
+              max_file: 5
     """,
     )
     with pytest.raises(IntegrationsError) as info:
         load_integrations(path)
     message = str(info.value)
     assert str(path) in message
-    assert "integration 'emea', key 'transcript.save_mod': unknown key" in message
-    assert "save_mode" in message
+    assert "integration 'emea', key 'transcript.max_file': unknown key" in message
+    assert "max_file_mb" in message
+
+
+@pytest.mark.parametrize(
+    ("old_key", "mapping_key"),
+    [("save_mode", "mode"), ("include_private", "include_private"), ("split_parts", "split_parts")],
+)
+def test_transcript_choices_moved_to_the_mapping_file(tmp_path, old_key, mapping_key):
+    """The mapping file owns what goes where; the old integration key is refused with the fix."""
+    path = _write(tmp_path, f"integrations:\n  - name: emea\n    transcript: {{{old_key}: both}}\n")
+    with pytest.raises(IntegrationsError) as info:
+        load_integrations(path)
+    message = str(info.value)
+    assert f"integration 'emea', key 'transcript': 'transcript.{old_key}' moved to the mapping" in message
+    assert f"'transcript: {{{mapping_key}: ...}}'" in message
+
+
+def test_linking_is_one_model_the_load_reads(tmp_path):
+    from lesync.salesforce.settings import LinkingSettings as LoadLinking
+
+    body = "integrations:\n  - name: emea\n    linking: {enabled: true, block_addresses: [X@Corp.com]}\n"
+    (integration,) = load_integrations(_write(tmp_path, body))
+    assert isinstance(integration.linking, LoadLinking)
+    assert integration.linking.block_addresses == ("x@corp.com",)
+    assert integration.linking.contact_lookup == "Contact__c" and integration.linking.match_leads
 
 
 def test_bad_value_names_choices(tmp_path):
@@ -60,7 +85,7 @@ def test_bad_value_names_choices(tmp_path):
         integrations:
           - name: emea
           - name: apac
-            transcript: {save_mode: pdf}
+            channels: [chat, sms]
             schedule: {daily_hour: 25, timezone: Mars/Olympus}
     """,
     )
@@ -68,10 +93,7 @@ def test_bad_value_names_choices(tmp_path):
         load_integrations(path)
     message = str(info.value)
     assert "3 problem(s)" in message
-    assert (
-        "integration 'apac', key 'transcript.save_mode'" in message
-        and "'field', 'attachment' or 'both'" in message
-    )
+    assert "integration 'apac', key 'channels.1'" in message and "'chat' or 'messaging'" in message
     assert "key 'schedule.daily_hour'" in message and "23" in message
     assert "unknown time zone 'Mars/Olympus'" in message
 

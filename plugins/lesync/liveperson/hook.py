@@ -35,16 +35,6 @@ from airflow.sdk import BaseHook
 from lesync.liveperson.client import LivePersonClient
 from lesync.liveperson.settings import DEFAULT_DOMAIN_API_URL, DEFAULT_SOURCE, LivePersonSettings
 
-EXTRA_FIELDS = (
-    "account_id",
-    "auth",
-    "access_token",
-    "access_token_secret",
-    "domain_api_url",
-    "ca_file",
-    "source",
-)
-
 # Declarative form fields (Airflow >= 3.2 reads "conn-fields" from the provider info).
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     "account_id": {"label": "Account ID", "schema": {"type": "string"}},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from lesync.contracts import CHANNELS
 from lesync.window import EPOCH, Window, ensure_aware, split_window
 
 ROUNDING = timedelta(minutes=10)  # LivePerson rounds search bounds to 10-minute boundaries
@@ -19,7 +20,6 @@ RETENTION = timedelta(days=395)  # 13 months of history
 CHAT_MAX_INTERVAL = timedelta(days=28) - 2 * ROUNDING
 MESSAGING_MAX_INTERVAL = timedelta(days=89) - 2 * ROUNDING
 MAX_INTERVAL = {"chat": CHAT_MAX_INTERVAL, "messaging": MESSAGING_MAX_INTERVAL}
-CHANNELS = tuple(MAX_INTERVAL)
 
 
 def max_interval(channel: str) -> timedelta:

@@ -28,9 +28,6 @@ from lesync.mapping.convert import (
 TRUNCATION_MARKER = " …[truncated]"
 
 TEXT_TYPES = frozenset({"string", "textarea", "phone", "url", "encryptedstring", "combobox"})
-NUMBER_TYPES = frozenset({"double", "currency", "percent"})
-INTEGER_TYPES = frozenset({"int", "long"})
-ID_TYPES = frozenset({"reference", "id"})
 
 # Characters Salesforce's APIs reject in text (XML 1.0 forbids them); tabs and newlines stay.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -36,7 +36,6 @@ from typing import Any
 Step = Callable[[Any], Any]
 Getter = Callable[[Any], Any]
 
-_MISSING = None
 
 #: Alternative spellings of the same container, as seen in LivePerson's own examples.
 KEY_ALIASES: dict[str, tuple[str, ...]] = {

@@ -16,12 +16,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from lesync.contracts import CHANNELS, Channel
 from lesync.mapping.catalog import CATALOG, catalog_getter
 from lesync.mapping.convert import CONVERTERS, Converter, value_map
 from lesync.mapping.paths import Getter, PathSyntaxError, compile_path
 
-Channel = Literal["chat", "messaging"]
-CHANNELS: tuple[Channel, ...] = ("chat", "messaging")
 ConvertName = Literal["string", "datetime", "date", "number", "integer", "boolean", "picklist"]
 
 

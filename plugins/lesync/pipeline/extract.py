@@ -18,11 +18,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from lesync.contracts import ExtractResult
+from lesync.contracts import CHANNELS, ExtractResult
 from lesync.liveperson.client import LivePersonClient
 from lesync.liveperson.errors import ConversationNotEndedError, ConversationNotFoundError
 from lesync.liveperson.messaging import is_open
-from lesync.liveperson.windows import CHANNELS
 from lesync.pipeline.staging import JsonlGzWriter, as_path, safe_name
 from lesync.window import validate_window
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lesync.contracts import SchemaMismatchError
 from lesync.pipeline.staging import JsonlGzWriter, as_path, read_jsonl_gz
 from lesync.salesforce.client import SalesforceClient
 from lesync.salesforce.describe import DescribeCache
@@ -236,7 +237,7 @@ def _check_schema(describe: DescribeCache, options: LoadOptions, header: set[str
     describe.require_external_id(settings.object_name, settings.external_id_field)
     unknown = describe.unknown_fields(settings.object_name, header)
     if unknown:
-        raise ValueError(
+        raise SchemaMismatchError(
             f"{settings.object_name} has no field(s) {sorted(unknown)}: "
             "the mapping is out of step with the org"
         )

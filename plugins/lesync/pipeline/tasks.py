@@ -1,19 +1,24 @@
 """What each DAG task does, as plain functions: plan, extract, transform, load, report, cleanup.
 
-The DAG files only wire these together; tests and benchmarks call them directly. Inputs and
-outputs are small JSON-able dicts (they travel as XCom): paths and counts, never records.
-Every function is idempotent: a retry or a rerun rewrites the same staged files and upserts
-the same external ids, so Airflow's retries are always safe.
+The DAG files only wire these together; tests and benchmarks call them directly (passing their
+own clients). Stage results are the typed contracts of ``lesync.contracts``: each function takes
+the dataclass or its XCom dict (``X.from_xcom``) and returns ``X.as_xcom()``: paths and counts,
+never records. Every function is idempotent: a retry or a rerun rewrites the same staged files
+and upserts the same external ids, so Airflow's retries are safe for faults that can pass;
+``is_permanent`` names the faults that cannot (the factory fails those at once).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import re
 import time
 from typing import Any
 
 from lesync.config import Integration
+from lesync.contracts import CHANNELS, ExtractResult, LoadResult, RunSummary, TransformResult
 from lesync.pipeline.plan import (
     DAILY_LOOKBACK,
     PERIODIC_LOOKBACK,
@@ -28,7 +33,6 @@ from lesync.window import ensure_aware
 log = logging.getLogger(__name__)
 
 KINDS = ("periodic", "daily", "manual", "conversation")
-CHANNELS = ("chat", "messaging")
 
 
 class SyncRefusedError(ValueError):
@@ -37,6 +41,40 @@ class SyncRefusedError(ValueError):
 
 class RecordsRejectedError(RuntimeError):
     """Some records were rejected; everything else was loaded. The message lists them."""
+
+
+# --- permanent faults ---------------------------------------------------------------------------
+
+#: Faults no retry can fix: the admin must change a key, a setting, the org or the request.
+#: (module, class) so that naming them imports no client library at DAG parse time.
+PERMANENT_ERRORS = (
+    ("lesync.liveperson.errors", "LivePersonAuthError"),  # 401: wrong keys or client
+    ("lesync.liveperson.errors", "LivePersonPermissionError"),  # 403: key lacks the permission
+    ("lesync.salesforce.budget", "ApiBudgetExceededError"),  # daily limit spent / reserve reached
+    ("lesync.mapping.spec", "MappingError"),  # the mapping file is wrong
+    ("lesync.contracts", "SchemaMismatchError"),  # the mapping names fields the org lacks
+    ("lesync.pipeline.tasks", "SyncRefusedError"),  # bad window, open or unknown conversation
+    ("lesync.pipeline.tasks", "RecordsRejectedError"),  # the records stay rejected on a rerun
+)
+#: A Salesforce login refused with HTTP 4xx (invalid_client, invalid_grant): a wrong secret,
+#: key or user. An unreachable token endpoint raises the same class and stays retryable.
+_LOGIN_REFUSED = re.compile(r"\(HTTP 4\d\d\b")
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True when retrying the task cannot help (see ``PERMANENT_ERRORS``)."""
+    if isinstance(exc, _permanent_classes()):
+        return True
+    if type(exc).__name__ == "SalesforceAuthError":
+        status = getattr(exc, "status", None)
+        return (400 <= status < 500) if isinstance(status, int) else bool(_LOGIN_REFUSED.search(str(exc)))
+    return False
+
+
+def _permanent_classes() -> tuple[type[BaseException], ...]:
+    import importlib
+
+    return tuple(getattr(importlib.import_module(module), name) for module, name in PERMANENT_ERRORS)
 
 
 # --- plan ---------------------------------------------------------------------------------------
@@ -117,6 +155,11 @@ def _conversation_unit(params: dict[str, Any]) -> dict[str, Any]:
     return {"channel": channel, "conversation_id": conversation_id, "slice": "conversation"}
 
 
+def unit_label(unit: dict[str, Any]) -> str:
+    """How a unit reads in the UI and logs: ``chat 000``, ``messaging conversation``."""
+    return f"{unit['channel']} {unit['slice']}"
+
+
 # --- staging ------------------------------------------------------------------------------------
 
 
@@ -133,21 +176,23 @@ def run_dir(integration: Integration, run_id: str) -> Any:
 # --- extract ------------------------------------------------------------------------------------
 
 
-def extract(integration: Integration, unit: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """Stage one unit's LivePerson records untouched; returns paths and counts."""
+def extract(
+    integration: Integration, unit: dict[str, Any], run_id: str, client: Any = None
+) -> dict[str, Any]:
+    """Stage one unit's LivePerson records untouched; ``client`` defaults to the integration's hook."""
     from lesync.liveperson.errors import ConversationNotEndedError, ConversationNotFoundError
-    from lesync.liveperson.hook import LivePersonHook
     from lesync.pipeline.extract import extract_conversation, extract_window
 
-    client = LivePersonHook(integration.liveperson_conn_id).get_conn()
+    client = client or liveperson_client(integration)
     out_dir = run_dir(integration, run_id) / "raw"
     if "conversation_id" in unit:
         try:
-            return extract_conversation(client, unit["channel"], unit["conversation_id"], out_dir).as_xcom()
+            found = extract_conversation(client, unit["channel"], unit["conversation_id"], out_dir)
         except (ConversationNotEndedError, ConversationNotFoundError) as exc:
             raise SyncRefusedError(str(exc)) from None
+        return ExtractResult.from_xcom(found).as_xcom()
     window = Window.from_dict(unit)
-    return extract_window(
+    extracted = extract_window(
         client,
         unit["channel"],
         window.start,
@@ -158,38 +203,47 @@ def extract(integration: Integration, unit: dict[str, Any], run_id: str) -> dict
         # Only a run's first slice asks for "started earlier, updated since": that search has
         # no upper bound, so later slices would fetch the same conversations again.
         update_search=unit["slice"] == "000",
-    ).as_xcom()
+    )
+    return ExtractResult.from_xcom(extracted).as_xcom()
+
+
+def liveperson_client(integration: Integration):
+    """The integration's LivePerson client (from its Airflow connection)."""
+    from lesync.liveperson.hook import LivePersonHook
+
+    return LivePersonHook(integration.liveperson_conn_id).get_conn()
 
 
 # --- transform ----------------------------------------------------------------------------------
 
 
 def compiled_mapping(integration: Integration):
-    """The integration's mapping with its transcript choices applied."""
+    """The integration's mapping, transcript choices included (the mapping file owns them)."""
     from lesync.mapping import load_mapping
 
-    mapping = load_mapping(integration.mapping_path())
-    return mapping.with_transcript(
-        mode=integration.transcript.save_mode,
-        include_private=integration.transcript.include_private,
-        split_parts=integration.transcript.split_parts
-        and bool(mapping.transcript and mapping.transcript.part_fields),
-    )
+    return load_mapping(integration.mapping_path())
 
 
-def transform(integration: Integration, extracted: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
+def transform(
+    integration: Integration,
+    extracted: list[dict[str, Any] | ExtractResult],
+    run_id: str,
+    client: Any = None,
+) -> dict[str, Any]:
     """Map every staged record to a Salesforce row, with the org's own field limits (describe)."""
     from lesync.mapping.limits import fields_meta_from_describe
     from lesync.pipeline.transform import transform_files
 
     mapping = compiled_mapping(integration)
-    client = salesforce_client(integration)
+    client = client or salesforce_client(integration)
+    calls_before = client.api_calls
     describe = client.describe(mapping.object)
-    raw_paths = [path for result in extracted for path in result.get("paths", [])]
+    raw_paths = [path for result in extracted for path in ExtractResult.from_xcom(result).paths]
     out_path = run_dir(integration, run_id) / "rows" / "rows.jsonl.gz"
-    result = transform_files(raw_paths, out_path, mapping, fields_meta_from_describe(describe))
-    result["salesforce_calls"] = client.api_calls
-    return result
+    result = TransformResult.from_xcom(
+        transform_files(raw_paths, out_path, mapping, fields_meta_from_describe(describe))
+    )
+    return dataclasses.replace(result, salesforce_calls=client.api_calls - calls_before).as_xcom()
 
 
 def salesforce_client(integration: Integration):
@@ -205,37 +259,38 @@ def salesforce_client(integration: Integration):
 
 
 def load_options(integration: Integration):
+    """The load's settings: the mapping's object and transcript choices, the integration's limits."""
     from lesync.pipeline.load import LoadOptions
 
     mapping = compiled_mapping(integration)
+    transcript = mapping.transcript
     return LoadOptions.model_validate(
         {
-            "transcript_mode": integration.transcript.save_mode,
+            # No transcript section: nothing to upload, the field mode writes no transcript either.
+            "transcript_mode": transcript.mode if transcript else "field",
             "upsert": {
                 "object_name": mapping.object,
                 "external_id_field": mapping.external_id_field,
-                "transcript_field": (mapping.transcript and mapping.transcript.field) or "Transcript__c",
+                "transcript_field": (transcript and transcript.field) or "Transcript__c",
                 "bulk_threshold": integration.limits.bulk_threshold,
             },
             "files": {"max_file_bytes": int(integration.transcript.max_file_mb * 1024 * 1024)},
-            "linking": {
-                "enabled": integration.linking.enabled,
-                "email_field": integration.linking.email_field,
-                "phone_field": integration.linking.phone_field,
-                "blocked_domains": list(integration.linking.block_domains),
-                "blocked_addresses": list(integration.linking.block_addresses),
-            },
+            "linking": integration.linking,
         }
     )
 
 
-def load(integration: Integration, transformed: dict[str, Any], run_id: str) -> dict[str, Any]:
+def load(
+    integration: Integration, transformed: dict[str, Any] | TransformResult, run_id: str, client: Any = None
+) -> dict[str, Any]:
     """Upsert the staged rows and their transcript files; returns counts and the failed-records file."""
     from lesync.pipeline.load import load_rows
 
-    client = salesforce_client(integration)
-    out_dir = run_dir(integration, run_id) / "load"
-    return load_rows(client, [transformed["rows_path"]], str(out_dir), load_options(integration))
+    client = client or salesforce_client(integration)
+    rows_path = TransformResult.from_xcom(transformed).rows_path
+    out_dir = run_dir(integration, run_id)  # load_rows writes its files under <run>/load/
+    loaded = load_rows(client, [rows_path], str(out_dir), load_options(integration))
+    return LoadResult.from_xcom(loaded).as_xcom()
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -244,34 +299,37 @@ def load(integration: Integration, transformed: dict[str, Any], run_id: str) -> 
 def report(
     integration: Integration,
     kind: str,
-    extracted: list[dict[str, Any]],
-    transformed: dict[str, Any],
-    loaded: dict[str, Any],
+    extracted: list[dict[str, Any] | ExtractResult],
+    transformed: dict[str, Any] | TransformResult,
+    loaded: dict[str, Any] | LoadResult,
 ) -> dict[str, Any]:
     """The run summary for the log and XCom; raises RecordsRejectedError when any record failed."""
-    summary = {
-        "integration": integration.name,
-        "kind": kind,
-        "extracted": sum(r.get("records", 0) for r in extracted),
-        "conversations": transformed.get("rows", 0),
-        "created": loaded.get("created", 0),
-        "updated": loaded.get("updated", 0),
-        "failed": loaded.get("failed", 0),
-        "skipped": loaded.get("skipped", 0),
-        "files_uploaded": loaded.get("files_uploaded", 0),
-        "files_unchanged": loaded.get("files_unchanged", 0),
-        "files_skipped": loaded.get("files_skipped", 0),
-        "liveperson_calls": sum(r.get("calls", 0) for r in extracted),
-        "salesforce_calls": transformed.get("salesforce_calls", 0) + loaded.get("api_calls", 0),
-        "failed_path": loaded.get("failed_path"),
-    }
-    log.info("run summary:\n%s", format_summary(summary))
-    if summary["failed"]:
+    units = [ExtractResult.from_xcom(result) for result in extracted]
+    rows, done = TransformResult.from_xcom(transformed), LoadResult.from_xcom(loaded)
+    summary = RunSummary(
+        integration=integration.name,
+        kind=kind,
+        extracted=sum(unit.records for unit in units),
+        conversations=rows.rows,
+        created=done.created,
+        updated=done.updated,
+        failed=done.failed,
+        skipped=done.skipped,
+        files_uploaded=done.files_uploaded,
+        files_unchanged=done.files_unchanged,
+        files_skipped=done.files_skipped,
+        files_failed=done.files_failed,
+        liveperson_calls=sum(unit.calls for unit in units),
+        salesforce_calls=rows.salesforce_calls + done.api_calls,
+        failed_path=done.failed_path,
+    )
+    log.info("run summary:\n%s", format_summary(summary.as_xcom()))
+    if summary.failed:
         raise RecordsRejectedError(
-            f"{summary['failed']} record(s) were rejected (everything else was loaded); "
-            f"each is listed in the load task's log with Salesforce's error, and in {summary['failed_path']}"
+            f"{summary.failed} record(s) were rejected (everything else was loaded); "
+            f"each is listed in the load task's log with Salesforce's error, and in {summary.failed_path}"
         )
-    return summary
+    return summary.as_xcom()
 
 
 def format_summary(summary: dict[str, Any]) -> str:

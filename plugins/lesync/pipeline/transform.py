@@ -11,9 +11,8 @@ LivePerson records carry first; the rest, such as ``sdes`` and surveys, stays un
 the second pass decodes only the winning lines, skipping the others undecoded.
 
 Raw files are gzip JSON lines of untouched records, named ``chat-*.jsonl.gz`` or
-``messaging-*.jsonl.gz``; a line may also be an envelope ``{"channel": ..., "record": {...}}``.
-When neither says, the record's shape does (``info.engagementId`` chat, ``info.conversationId``
-messaging).
+``messaging-*.jsonl.gz``. When the name does not say, the record's shape does
+(``info.engagementId`` chat, ``info.conversationId`` messaging).
 """
 
 from __future__ import annotations
@@ -22,10 +21,11 @@ import gzip
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from json.decoder import scanstring
 from typing import Any
 
+from lesync.contracts import CHANNELS
 from lesync.mapping.convert import _EPOCH_MS_THRESHOLD, parse_instant
 from lesync.mapping.limits import FieldsMeta
 from lesync.mapping.spec import CompiledMapping
@@ -34,8 +34,6 @@ from lesync.pipeline.staging import JsonlGzWriter, as_path
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("chat", "messaging")
-ChannelOf = Callable[[str], str | None] | Mapping[str, str] | None
 
 Position = tuple[int, int]  # (file index, line index)
 Version = tuple[int, int, int, int]
@@ -55,11 +53,10 @@ def transform_files(
     out_path: Any,
     mapping: CompiledMapping,
     fields_meta: FieldsMeta | None,
-    channel_of: ChannelOf = None,
 ) -> dict[str, Any]:
     """Transform every raw file into ``out_path`` (gzip JSON lines of rows); returns counts."""
     paths = list(raw_paths)
-    channels = [_file_channel(path, channel_of) for path in paths]
+    channels = [channel_from_name(path) for path in paths]
     winners, stats = _newest_copies(paths, channels)
     rows = with_errors = 0
     by_channel = dict.fromkeys(CHANNELS, 0)
@@ -67,7 +64,7 @@ def transform_files(
         for position, line in _lines(paths):
             if position not in winners:
                 continue  # an older copy or an unrecognised record: not decoded again
-            record, channel = _unwrap(_decode(line), channels[position[0]])
+            record, channel = _with_channel(_decode(line), channels[position[0]])
             assert channel is not None  # as in the first pass, which made it a winner
             row = transform_record(record, channel, mapping, fields_meta).to_dict()
             writer.write(row)
@@ -159,13 +156,13 @@ def _decode(line: bytes) -> Any:
 
 
 def _heads(paths: list[Any], channels: list[str | None]) -> Iterator[tuple[Position, dict, str | None]]:
-    """``(position, record, channel)`` for every line of every raw file, envelopes unwrapped; a
-    record may be only its leading members, as many as its channel, id and version need."""
+    """``(position, record, channel)`` for every line of every raw file; a record may be only its
+    leading members, as many as its channel, id and version need."""
     for position, line in _lines(paths):
         file_channel = channels[position[0]]
         text = line.decode("utf-8")
         head = _head(text, file_channel)
-        record, channel = _unwrap(json.loads(text) if head is None else head, file_channel)
+        record, channel = _with_channel(json.loads(text) if head is None else head, file_channel)
         yield position, record, channel
 
 
@@ -179,8 +176,8 @@ def _head(text: str, file_channel: str | None) -> dict | None:
     """The leading top-level members of a record line, decoded one by one and no further than
     the dedupe needs: ``info``, then the channel's ``transcript`` / ``messageRecords``. Only the
     members read are in the dict (the rest, usually half the line, is never decoded). A whole
-    record when it ends first; ``None`` when it is not plain (an envelope, malformed): decode it
-    whole then.
+    record when it ends first; ``None`` when it is not plain (malformed, not an object): decode
+    it whole then.
 
     Stopping early relies on each key appearing once per object, as in every line
     ``JsonlGzWriter`` writes (``json.dumps`` of a dict)."""
@@ -205,7 +202,7 @@ def _head(text: str, file_channel: str | None) -> dict | None:
                 break
             index = _skip(text, index + 1)
         if text[index] == "}" and _skip(text, index + 1) == len(text):
-            return record  # the whole line (no items, an envelope...): as json.loads makes it
+            return record  # the whole line (no items...): as json.loads makes it
     except (IndexError, StopIteration, ValueError):
         pass
     return None
@@ -217,18 +214,6 @@ def _skip(text: str, index: int) -> int:
     return index
 
 
-def _file_channel(path: Any, channel_of: ChannelOf) -> str | None:
-    if callable(channel_of):
-        return channel_of(str(path))
-    if channel_of is not None:
-        return channel_of.get(str(path))
-    return channel_from_name(path)
-
-
-def _unwrap(line: Any, file_channel: str | None) -> tuple[dict, str | None]:
-    if type(line) is dict and type(line.get("record")) is dict and "info" not in line:
-        envelope_channel = line.get("channel")
-        channel = envelope_channel if envelope_channel in CHANNELS else file_channel
-        return line["record"], channel or detect_channel(line["record"])
+def _with_channel(line: Any, file_channel: str | None) -> tuple[dict, str | None]:
     record = line if type(line) is dict else {}
     return record, file_channel or detect_channel(record)

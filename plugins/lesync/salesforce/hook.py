@@ -44,6 +44,8 @@ class LesyncSalesforceHook(ProviderSalesforceHook):
     timeout             extra ``timeout`` (seconds per request, default 120)
     ==================  ===================================================================
 
+    The connection form is the Salesforce provider's (lesync registers no ``salesforce`` type of
+    its own: a second registration of one type would shadow the provider's).
     Username-password login is deliberately not offered (blocked in new orgs, being retired).
     ``get_conn()`` still returns a ``simple_salesforce.Salesforce`` (so the provider's helpers
     work); ``get_client()`` returns the lesync client with retries, re-login and API budget.
@@ -60,20 +62,6 @@ class LesyncSalesforceHook(ProviderSalesforceHook):
         super().__init__(salesforce_conn_id=salesforce_conn_id)
         self.budget_settings = budget or BudgetSettings()
         self.sleep = sleep
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import StringField
-
-        widgets = super().get_connection_form_widgets()
-        for name in ("security_token", "organization_id", "proxies"):
-            widgets.pop(name, None)
-        widgets["token_url"] = StringField(lazy_gettext("Token URL"), widget=BS3TextFieldWidget())
-        widgets["auth_flow"] = StringField(lazy_gettext("Auth flow"), widget=BS3TextFieldWidget())
-        widgets["ca_file"] = StringField(lazy_gettext("CA file"), widget=BS3TextFieldWidget())
-        return widgets
 
     def connection_settings(self) -> SalesforceConnectionSettings:
         """The connection as validated settings (secrets as ``SecretStr``)."""

@@ -42,8 +42,8 @@ def normalized_email(value: Any, settings: LinkingSettings, blocked: Blocked | N
 def blocked_sets(settings: LinkingSettings) -> Blocked:
     """Blocked domains and addresses in lower case (build once, reuse for many records)."""
     return (
-        frozenset(d.lower() for d in settings.blocked_domains),
-        frozenset(a.lower() for a in settings.blocked_addresses),
+        frozenset(d.lower() for d in settings.block_domains),
+        frozenset(a.lower() for a in settings.block_addresses),
     )
 
 

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from lesync.config import FREE_MAIL_DOMAINS
+# The one linking model (re-exported): an integration's ``linking:`` block is what the load reads.
+from lesync.config import LinkingSettings as LinkingSettings
 
 DEFAULT_TOKEN_URL = "https://login.salesforce.com/services/oauth2/token"
 SANDBOX_TOKEN_URL = "https://test.salesforce.com/services/oauth2/token"
@@ -117,22 +118,6 @@ class FileSettings(BaseModel):
     )
     batch_size: int = Field(COLLECTION_LIMIT, ge=1, le=COLLECTION_LIMIT, description="Files per call.")
     reason_for_change: str = Field("LivePerson transcript updated", description="New version's reason.")
-
-
-class LinkingSettings(BaseModel):
-    """Matching the visitor to a Contact or Lead (per integration, optional)."""
-
-    enabled: bool = Field(False, description="Link transcripts to Contacts/Leads by email, then phone.")
-    email_field: str = Field("Visitor_Email__c", description="Row field holding the visitor's email.")
-    phone_field: str | None = Field("Visitor_Phone__c", description="Row field with the phone; empty: off.")
-    match_leads: bool = Field(True, description="Try Leads when no Contact matches.")
-    contact_lookup: str = Field("Contact__c", description="Transcript lookup to Contact.")
-    account_lookup: str | None = Field("Account__c", description="Lookup set to the Contact's Account.")
-    lead_lookup: str = Field("Lead__c", description="Transcript lookup to Lead.")
-    blocked_domains: tuple[str, ...] = Field(
-        FREE_MAIL_DOMAINS, description="Email domains never matched (free mail by default)."
-    )
-    blocked_addresses: tuple[str, ...] = Field((), description="Email addresses never matched.")
 
 
 class UpsertSettings(BaseModel):

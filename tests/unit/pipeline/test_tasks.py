@@ -9,6 +9,7 @@ import time
 import pytest
 
 from lesync.config import Integration
+from lesync.contracts import ExtractResult, SchemaMismatchError
 from lesync.pipeline import tasks
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -93,8 +94,11 @@ def test_conversation_plan(tmp_path):
 
 
 def test_report_sums_the_stages_and_fails_on_rejections(tmp_path):
-    extracted = [{"records": 10, "calls": 3}, {"records": 5, "calls": 2}]
-    transformed = {"rows": 14, "salesforce_calls": 2}
+    extracted = [
+        {"channel": "chat", "paths": ["a"], "records": 10, "calls": 3},
+        ExtractResult(channel="messaging", paths=["b"], records=5, calls=2),  # the dataclass works too
+    ]
+    transformed = {"rows_path": "rows.jsonl.gz", "rows": 14, "salesforce_calls": 2}
     loaded = {"created": 9, "updated": 5, "failed": 0, "api_calls": 8, "files_uploaded": 14}
     summary = tasks.report(_integration(tmp_path), "manual", extracted, transformed, loaded)
     assert summary["extracted"] == 15 and summary["conversations"] == 14
@@ -119,3 +123,89 @@ def test_cleanup_removes_only_folders_past_retention(tmp_path):
     assert tasks.cleanup(integration) == ["manual__old"]
     assert not old.parent.exists() and fresh.exists()
     assert tasks.cleanup(integration) == []
+
+
+def test_report_refuses_a_stage_result_with_a_key_it_does_not_know(tmp_path):
+    """A typo between stages is an error, not a silent zero (the old ``.get(key, 0)``)."""
+    extracted = [{"channel": "chat", "paths": [], "records": 1}]
+    with pytest.raises(ValueError, match=r"TransformResult got unknown key\(s\) \['row'\]"):
+        tasks.report(_integration(tmp_path), "manual", extracted, {"rows_path": "r", "row": 1}, {})
+
+
+def _permanent_examples():
+    from lesync.liveperson.errors import LivePersonAuthError, LivePersonPermissionError
+    from lesync.mapping.spec import MappingError
+    from lesync.salesforce.auth import SalesforceAuthError
+    from lesync.salesforce.budget import ApiBudgetExceededError
+
+    return [
+        LivePersonAuthError("401 from LivePerson: check the app key and secret", 401),
+        LivePersonPermissionError("403", 403),
+        ApiBudgetExceededError("the org's daily API limit is spent"),
+        MappingError("mapping.yaml", ["fields[2]: unknown key"]),
+        SchemaMismatchError("Chat_Transcript__c has no field(s) ['X__c']"),
+        tasks.SyncRefusedError("conversation c-1 is still open"),
+        tasks.RecordsRejectedError("2 record(s) were rejected"),
+        SalesforceAuthError(
+            "Salesforce refused the client_credentials login at https://x (HTTP 400 invalid_client: bad)."
+        ),
+        SalesforceAuthError(
+            "Salesforce refused the jwt_bearer login at https://x (HTTP 400 invalid_grant: user)."
+        ),
+    ]
+
+
+def _transient_examples():
+    from lesync.liveperson.errors import LivePersonRequestError, LivePersonUnavailableError
+    from lesync.salesforce.auth import SalesforceAuthError
+
+    return [
+        LivePersonUnavailableError("429 after 5 attempts", 429),
+        LivePersonRequestError("400 window too long", 400),
+        SalesforceAuthError("Salesforce token endpoint https://x unreachable: ConnectionError"),
+        ConnectionResetError("peer reset"),
+        TimeoutError("Bulk job 750 still InProgress after 3600 s"),
+    ]
+
+
+@pytest.mark.parametrize("exc", _permanent_examples(), ids=lambda e: type(e).__name__)
+def test_faults_no_retry_can_fix_are_permanent(exc):
+    assert tasks.is_permanent(exc)
+
+
+@pytest.mark.parametrize("exc", _transient_examples(), ids=lambda e: type(e).__name__)
+def test_faults_that_can_pass_stay_retryable(exc):
+    assert not tasks.is_permanent(exc)
+
+
+def _mapping(tmp_path, mode: str):
+    path = tmp_path / "mappings" / f"{mode}.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(f"object: Chat_Transcript__c\ntranscript:\n  field: Transcript__c\n  mode: {mode}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("mode", ["field", "attachment", "both"])
+def test_the_mapping_file_decides_where_the_transcript_goes(tmp_path, mode):
+    """Before: the integration's default ``field`` silently won over a mapping that said ``both``."""
+    integration = _integration(tmp_path, mapping=_mapping(tmp_path, mode))
+    assert tasks.compiled_mapping(integration).transcript.mode == mode
+    assert tasks.load_options(integration).transcript_mode == mode
+
+
+def test_load_options_carry_the_integration_linking_and_limits(tmp_path):
+    integration = _integration(
+        tmp_path,
+        mapping=_mapping(tmp_path, "both"),
+        linking={"enabled": True, "block_domains": ["corp.example"]},
+        limits={"bulk_threshold": 7},
+        transcript={"max_file_mb": 1},
+    )
+    options = tasks.load_options(integration)
+    assert options.linking.enabled and options.linking.block_domains == ("corp.example",)
+    assert options.upsert.bulk_threshold == 7 and options.files.max_file_bytes == 1024 * 1024
+
+
+def test_units_are_labelled_for_the_ui():
+    assert tasks.unit_label({"channel": "chat", "slice": "000"}) == "chat 000"
+    assert tasks.unit_label({"channel": "messaging", "slice": "conversation"}) == "messaging conversation"

@@ -94,9 +94,9 @@ def test_closed_messaging_copy_beats_the_open_one(tmp_path, mapping, meta):
     assert [(row["status"], row["fields"]["Status__c"]) for row in rows] == [("closed", "Closed")]
 
 
-def test_channel_from_record_shape_and_envelopes(tmp_path, mapping, meta):
+def test_channel_from_record_shape(tmp_path, mapping, meta):
     raw = tmp_path / "page-7.jsonl.gz"  # a name that says nothing
-    write_jsonl_gz(raw, [chat_copy("c9"), {"channel": "messaging", "record": msg_record()}, {"info": {}}])
+    write_jsonl_gz(raw, [chat_copy("c9"), msg_record(), {"info": {}}])
     result = stage.transform_files([raw], tmp_path / "rows.jsonl.gz", mapping, meta)
     assert result["by_channel"] == {"chat": 1, "messaging": 1}
     assert result["unrecognised"] == 1
@@ -112,15 +112,6 @@ def test_rows_with_errors_are_still_written_and_counted(tmp_path, mapping, meta)
     assert (result["rows"], result["with_errors"]) == (3, 3)  # id-less records are never merged
     rows = list(read_jsonl_gz(tmp_path / "rows.jsonl.gz"))
     assert rows[0]["errors"][0]["field"] == "Visitor_Email__c"
-
-
-def test_channel_of_override(tmp_path, mapping, meta):
-    raw = tmp_path / "chat-looks-like-chat.jsonl.gz"
-    write_jsonl_gz(raw, [msg_record()])
-    result = stage.transform_files(
-        [raw], tmp_path / "rows.jsonl.gz", mapping, meta, channel_of={str(raw): "messaging"}
-    )
-    assert result["by_channel"] == {"chat": 0, "messaging": 1}
 
 
 def test_streaming_decodes_each_record_once(tmp_path, mapping, meta, monkeypatch):
@@ -158,12 +149,12 @@ def test_streaming_decodes_each_record_once(tmp_path, mapping, meta, monkeypatch
     assert all(set(head) == {"info", "transcript"} for head in heads)  # lineScores, sdes...: skipped
 
 
-def _reference_rows(paths, mapping, meta, channel_of=None) -> list[dict]:
+def _reference_rows(paths, mapping, meta) -> list[dict]:
     """What the stage must write: every record decoded whole, the newest copy of each id kept."""
     best, records = {}, []
     for file_index, path in enumerate(paths):
         for line_index, line in enumerate(read_jsonl_gz(path)):
-            record, channel = stage._unwrap(line, stage._file_channel(path, channel_of))
+            record, channel = stage._with_channel(line, stage.channel_from_name(path))
             if channel is None:
                 continue
             position = (file_index, line_index)
@@ -180,7 +171,7 @@ def _reference_rows(paths, mapping, meta, channel_of=None) -> list[dict]:
 
 def test_rows_are_those_of_decoding_every_record_whole(tmp_path, mapping, meta):
     """Partial decoding in the first pass changes nothing: same rows, same order, same counts,
-    whatever the key order, spacing, envelopes, missing ids or ties."""
+    whatever the key order, spacing, missing ids or ties."""
 
     def tagged(record: dict, group: str) -> dict:
         record = copy.deepcopy(record)
@@ -205,7 +196,7 @@ def test_rows_are_those_of_decoding_every_record_whole(tmp_path, mapping, meta):
     )
     write_jsonl_gz(
         tmp_path / "messaging-0.jsonl.gz",
-        [closed, opened, fewer, {"channel": "chat", "record": chat_copy("c3")}],
+        [closed, opened, fewer],
     )
     lines = [
         json.dumps(tagged(chat_copy("tie"), "second")),  # spaces after ":" and ","
@@ -214,7 +205,7 @@ def test_rows_are_those_of_decoding_every_record_whole(tmp_path, mapping, meta):
         json.dumps(last_info(tagged(chat_copy("c2"), "info last, a tie, so it wins"))),
         json.dumps(no_id),
         json.dumps({"info": None, "transcript": {"lines": []}}),
-        json.dumps({"channel": "messaging", "record": tagged(msg_record(), "enveloped")}),
+        json.dumps(tagged(chat_copy("c4"), "plain")),
         json.dumps({"info": {}, "sdes": {}}),
         "  ",
         json.dumps(tagged(chat_copy("emoji"), "\ud83d\ude00 (escaped emoji) 中")),
@@ -231,8 +222,8 @@ def test_rows_are_those_of_decoding_every_record_whole(tmp_path, mapping, meta):
     groups = {row["conversation_id"]: row["fields"].get("Agent_Group__c") for row in rows}
     assert groups["tie"] == "second" and groups["c2"] == "info last, a tie, so it wins"
     assert groups["e5c58e49-e4a5-40a8-8a18-d6580d1d5630"] == "last"
-    assert (result["records_read"], result["unrecognised"], result["rows"]) == (19, 1, len(rows))
-    assert result["duplicates"] == 19 - 1 - len(rows)
+    assert (result["records_read"], result["unrecognised"], result["rows"]) == (18, 1, len(rows))
+    assert result["duplicates"] == 18 - 1 - len(rows)
 
 
 def test_version_prefers_closed_then_latest_times():
