@@ -419,7 +419,7 @@ def test_partial_failures_are_reported_with_salesforce_messages(emulator, client
     assert (result["created"], result["failed"]) == (1, 3)
     assert set(transcripts(emulator, ids)) == {ids[0]}
     failures = {f["conversation_id"]: f for f in read_jsonl_gz(result["failed_path"])}
-    assert result["failed_path"].endswith("/run/load/failed-1.jsonl.gz")
+    assert result["failed_path"].endswith("/run/failed-1.jsonl.gz")
     assert failures[ids[1]]["errors"][0]["code"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
     assert failures[ids[2]]["errors"][0]["code"] == "STRING_TOO_LONG"
     assert "Agent_Name__c" in failures[ids[2]]["errors"][0]["fields"] + [
