@@ -38,6 +38,7 @@ class LesyncSalesforceHook(ProviderSalesforceHook):
                         default https://login.salesforce.com/services/oauth2/token
     username (JWT sub)  Login
     private key         extra ``private_key`` (PEM) or ``private_key_file_path``
+    JWT audience        extra ``jwt_audience``; default by environment (login or test host)
     API version         extra ``version`` (default 62.0)
     instance URL        extra ``instance_url`` (or ``instance``): overrides the token's
     CA file             extra ``ca_file`` (the emulator's; trusted instead of system CAs)
@@ -100,6 +101,7 @@ class LesyncSalesforceHook(ProviderSalesforceHook):
             username=connection.login or None,
             private_key=private_key,
             private_key_file=private_key_file,
+            jwt_audience=extra("jwt_audience"),
             api_version=str(extra("version", "api_version") or DEFAULT_API_VERSION),
             instance_url=_as_url(extra("instance_url", "instance")),
             ca_file=extra("ca_file"),

@@ -26,6 +26,10 @@ class SalesforceEmulatorConfig:
     username: str = "integration@lesync.example"
     api_version: str = "62.0"
     token_lifetime_s: float = 7200
+    environment: str = "production"
+    """``production`` accepts JWT ``aud`` https://login.salesforce.com, ``sandbox`` https://test.salesforce.com."""
+    jwt_extra_audiences: tuple[str, ...] = ()
+    """Experience Cloud site URLs also accepted as JWT ``aud``."""
     daily_api_limit: int = 100_000
     bulk_field_cap: int = 32_000
     schema_path: Path | str | None = None
@@ -95,6 +99,8 @@ class SalesforceState:
             config.username,
             config.token_lifetime_s,
             self.jwt_keys.public_key_file,
+            config.environment,
+            config.jwt_extra_audiences,
         )
         self.queries = QueryService(self.store, config.query_page_size)
         self.bulk = BulkJobs(self)
