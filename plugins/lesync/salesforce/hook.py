@@ -57,10 +57,12 @@ class LesyncSalesforceHook(ProviderSalesforceHook):
         salesforce_conn_id: str = ProviderSalesforceHook.default_conn_name,
         budget: BudgetSettings | None = None,
         sleep: Sleep = time.sleep,
+        known_usage: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(salesforce_conn_id=salesforce_conn_id)
         self.budget_settings = budget or BudgetSettings()
         self.sleep = sleep
+        self.known_usage = known_usage
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -110,7 +112,9 @@ class LesyncSalesforceHook(ProviderSalesforceHook):
 
     @cached_property
     def client(self) -> SalesforceClient:
-        return build_client(self.connection_settings(), self.budget_settings, sleep=self.sleep)
+        return build_client(
+            self.connection_settings(), self.budget_settings, sleep=self.sleep, known_usage=self.known_usage
+        )
 
     def get_client(self) -> SalesforceClient:
         """The lesync client (cached): simple-salesforce plus retries, re-login and budget."""

@@ -250,10 +250,11 @@ def run_bulk_job(
     job = _wait_for_job(client, settings, job_id)
     _log_job(job_id, job)
     seen: set[str] = set()
-    yield from _job_results(client, settings, job_id, seen, coerce)
+    undone = _missing_rows_error(job_id, job)
+    yield from _job_results(client, settings, job_id, seen, coerce, undone)
     missing = upload.external_ids - seen
     if missing:
-        error = _missing_rows_error(job_id, job)
+        error = undone
         for row in upload.records(missing):
             yield coerce(row), RecordOutcome(row[settings.external_id_field], False, errors=[error])
 
@@ -274,8 +275,8 @@ def _log_job(job_id: str, job: dict[str, Any]) -> None:
 
 
 def _missing_rows_error(job_id: str, job: dict[str, Any]) -> RecordError:
-    """Rows in no result file: the job failed whole (``BULK_JOB_FAILED``, with Salesforce's reason),
-    or a completed job left them out (``UNPROCESSED``, retried like a transient error)."""
+    """Rows left undone: the job failed whole (``BULK_JOB_FAILED``, with Salesforce's reason), or
+    a completed job left them out (``UNPROCESSED``, retried like a transient error)."""
     if job.get("state") in ("Failed", "Aborted"):
         reason = job.get("errorMessage") or "no errorMessage"
         return RecordError(JOB_FAILED, f"Bulk job {job_id} {job.get('state')}: {reason}")
@@ -347,8 +348,14 @@ def _wait_for_job(client: SalesforceClient, settings: UpsertSettings, job_id: st
 
 
 def _job_results(
-    client: SalesforceClient, settings: UpsertSettings, job_id: str, seen: set[str], coerce: Coerce
+    client: SalesforceClient,
+    settings: UpsertSettings,
+    job_id: str,
+    seen: set[str],
+    coerce: Coerce,
+    undone: RecordError,
 ) -> Outcomes:
+    """Outcomes from the three result files; unprocessed rows carry ``undone`` (the job's reason)."""
     key = settings.external_id_field
     for row in _download_rows(client, f"jobs/ingest/{job_id}/successfulResults/"):
         external_id = row.get(key, "")
@@ -363,8 +370,7 @@ def _job_results(
     for row in _download_rows(client, f"jobs/ingest/{job_id}/unprocessedrecords/"):
         external_id = row.get(key, "")
         seen.add(external_id)
-        error = RecordError("UNPROCESSED", f"Bulk job {job_id}: record not processed")
-        yield coerce(_uploaded_columns(row)), RecordOutcome(external_id, False, errors=[error])
+        yield coerce(_uploaded_columns(row)), RecordOutcome(external_id, False, errors=[undone])
 
 
 def _uploaded_columns(row: dict[str, str]) -> dict[str, str]:

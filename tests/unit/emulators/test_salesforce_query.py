@@ -139,3 +139,29 @@ def test_statement_over_100000_characters_is_malformed(sf_emulator):
     with pytest.raises(SalesforceApiError) as raised:
         sf_emulator.state.queries.run(soql, "62.0")
     assert raised.value.status == 400 and raised.value.errors[0]["errorCode"] == "MALFORMED_QUERY"
+
+
+def test_content_document_link_needs_a_filter_by_linked_or_document_id(sf_client):
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf_client.query("SELECT Id, LinkedEntityId FROM ContentDocumentLink")
+    assert "Implementation restriction" in raised.value.content[0]["message"]
+    with pytest.raises(SalesforceMalformedRequest):
+        sf_client.query("SELECT Id FROM ContentDocumentLink WHERE ShareType = 'V'")
+    record_id = sf_client.Chat_Transcript__c.create({"LP_Conversation_Id__c": "q-no-file"})["id"]
+    found = sf_client.query(f"SELECT Id FROM ContentDocumentLink WHERE LinkedEntityId IN ('{record_id}')")
+    assert found["totalSize"] == 0
+
+
+def test_file_shared_by_another_user_is_found_through_its_link_not_its_publish_location(
+    sf_client, sf_emulator
+):
+    record_id = sf_client.Chat_Transcript__c.create({"LP_Conversation_Id__c": "q-shared"})["id"]
+    document_id = sf_emulator.state.share_file(record_id, "Notes", "notes.txt", b"hi")
+    by_location = sf_client.query(
+        f"SELECT Id FROM ContentVersion WHERE FirstPublishLocationId = '{record_id}'"
+    )
+    links = sf_client.query(
+        f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{record_id}'"
+    )
+    assert by_location["totalSize"] == 0
+    assert [link["ContentDocumentId"] for link in links["records"]] == [document_id]

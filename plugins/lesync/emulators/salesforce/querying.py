@@ -69,6 +69,7 @@ class QueryService:
                 f"sObject type '{query.object_name}' is not supported. If you are attempting to use a "
                 "custom object, be sure to append the '__c' after the entity name.",
             )
+        _check_link_filter(fields.name, query.where)
         columns = [self._column(fields, name) for name in query.fields]
         where_sql, params = self._where(fields, query.where, include_deleted)
         if query.count_only:
@@ -296,6 +297,29 @@ class QueryService:
             _output(target_fields, name, value, related_id, version) if name else None
         )
         record[column.relationship] = nested
+
+
+#: ContentDocumentLink can only be queried by the ids it links (the SOQL reference's
+#: "Implementation restriction" on ContentDocumentLink; api-facts "Files by record").
+LINK_FILTER_FIELDS = frozenset({"id", "contentdocumentid", "linkedentityid"})
+
+
+def _check_link_filter(object_name: str, where: Condition | None) -> None:
+    if object_name == "ContentDocumentLink" and not _filters_by_id(where):
+        raise malformed(
+            "Implementation restriction: ContentDocumentLink requires a filter by a single Id on "
+            "ContentDocumentId or LinkedEntityId using the equals operator or multiple Id's using the "
+            "IN operator."
+        )
+
+
+def _filters_by_id(node: Condition | None) -> bool:
+    """An ``=`` or ``IN`` on a link id, alone or ANDed with other conditions."""
+    if node is None:
+        return False
+    if node.op == "AND":
+        return any(_filters_by_id(child) for child in node.children)
+    return (node.field or "").lower() in LINK_FILTER_FIELDS and node.op.upper() in ("=", "IN")
 
 
 def _field_kind(fields: ObjectFields, name: str) -> str:
