@@ -1,9 +1,9 @@
 """Transcript files on Chat Transcript records: Salesforce Files (default) or legacy Attachments.
 
 A rerun never adds a second file for a conversation: per batch, the files linked to the batch's
-records are found through ``ContentDocumentLink`` (whoever uploaded or shared them), then their
-latest versions by ``ContentDocumentId`` (one query each, or a few when the ids would make the
-query URL too long; records the load has just created are skipped: they cannot have a file yet);
+records are found through ``ContentDocumentLink`` (whoever uploaded or shared them) with each
+document's latest version (one query, or a few when the ids would make the query URL too long;
+records the load has just created are skipped: they cannot have a file yet);
 an MD5 equal to
 Salesforce's ``Checksum`` means nothing to do, a different one adds a new version of the same
 document, none adds the file. Inserts go through sObject
@@ -122,33 +122,44 @@ def _content_version(item: TranscriptFile, existing: dict | None, settings: File
     return record
 
 
+#: The files linked to records, each with its latest version, in one query per IN chunk.
+LINKED_FILES_SOQL = (
+    "SELECT LinkedEntityId, ContentDocumentId, ContentDocument.LatestPublishedVersionId, "
+    "ContentDocument.LatestPublishedVersion.Checksum, ContentDocument.LatestPublishedVersion.PathOnClient, "
+    "ContentDocument.LatestPublishedVersion.Title FROM ContentDocumentLink WHERE LinkedEntityId IN {}"
+)
+
+
 def latest_versions(client: SalesforceClient, files: list[TranscriptFile]) -> dict[str, dict[str, Any]]:
     """Record id -> the latest version of *our* file on it (matched by PathOnClient or Title).
 
     Files are found through the records' ``ContentDocumentLink`` rows, so a file someone else
     uploaded or shared to the record counts too (a ``FirstPublishLocationId`` filter misses it and
-    a rerun would add a duplicate); then the documents' latest versions, by ``ContentDocumentId``.
+    a rerun would add a duplicate); each link brings its document's latest version along.
     """
     ours = {item.record_id: item for item in files if not item.new_record}
     if not ours:
         return {}
-    links = "SELECT ContentDocumentId, LinkedEntityId FROM ContentDocumentLink WHERE LinkedEntityId IN {}"
-    documents: dict[str, list[str]] = {}  # ContentDocumentId -> record ids it is linked to
-    for link in query_in(client, links, list(ours)):
-        documents.setdefault(link["ContentDocumentId"], []).append(link["LinkedEntityId"])
-    if not documents:
-        return {}
-    versions = (
-        "SELECT Id, ContentDocumentId, Checksum, PathOnClient, Title FROM ContentVersion "
-        "WHERE IsLatest = true AND ContentDocumentId IN {}"
-    )
     latest: dict[str, dict[str, Any]] = {}
-    for version in query_in(client, versions, sorted(documents)):
-        for record_id in documents.get(version["ContentDocumentId"], ()):
-            item = ours.get(record_id)
-            if item is not None and record_id not in latest and _is_our_file(version, item):
-                latest[record_id] = version
+    for link in query_in(client, LINKED_FILES_SOQL, list(ours)):
+        record_id = link.get("LinkedEntityId")
+        version = _latest_of(link)
+        item = ours.get(record_id)
+        if item is not None and version and record_id not in latest and _is_our_file(version, item):
+            latest[record_id] = version
     return latest
+
+
+def _latest_of(link: dict[str, Any]) -> dict[str, Any] | None:
+    document = link.get("ContentDocument") or {}
+    version = document.get("LatestPublishedVersion") or None
+    if version is None:
+        return None
+    return {
+        **version,
+        "Id": document.get("LatestPublishedVersionId"),
+        "ContentDocumentId": link["ContentDocumentId"],
+    }
 
 
 def _is_our_file(version: dict[str, Any], item: TranscriptFile) -> bool:

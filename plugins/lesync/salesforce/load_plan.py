@@ -166,8 +166,7 @@ def estimate_calls(plan: LoadPlan, options: LoadOptions) -> int:
     """API calls the load will need, before retries: refused up front if over budget.
 
     Lookups count one query per batch plus as many more as the URL limit makes their IN lists
-    need (``soql.estimated_queries``); Leads are counted as if no Contact matched; existing files
-    take two lookups (their ``ContentDocumentLink`` rows, then the latest versions).
+    need (``soql.estimated_queries``); Leads are counted as if no Contact matched.
     """
     settings = options.upsert
     rows = plan.rows - plan.rejected - plan.duplicates
@@ -185,7 +184,7 @@ def estimate_calls(plan: LoadPlan, options: LoadOptions) -> int:
         by_value += estimated_queries(plan.link_phone_bytes, batches)
         calls += by_value * (2 if options.linking.match_leads else 1)  # Contacts, then Leads
     if plan.files:
-        calls += 2 * estimated_queries(plan.files * RECORD_ID_COST, batches)  # files already there
+        calls += estimated_queries(plan.files * RECORD_ID_COST, batches)  # files already there
         calls += math.ceil(plan.files / options.files.batch_size)
     return calls
 

@@ -165,3 +165,23 @@ def test_file_shared_by_another_user_is_found_through_its_link_not_its_publish_l
     )
     assert by_location["totalSize"] == 0
     assert [link["ContentDocumentId"] for link in links["records"]] == [document_id]
+
+
+def test_two_hop_relationship_fields_of_a_link(sf_client, sf_emulator):
+    record_id = sf_client.Chat_Transcript__c.create({"LP_Conversation_Id__c": "q-two-hops"})["id"]
+    document_id = sf_emulator.state.share_file(record_id, "Notes", "notes.txt", b"hi")
+    (found,) = sf_client.query(
+        "SELECT ContentDocumentId, ContentDocument.LatestPublishedVersion.Checksum, "
+        "ContentDocument.LatestPublishedVersion.PathOnClient FROM ContentDocumentLink "
+        f"WHERE LinkedEntityId = '{record_id}'"
+    )["records"]
+    version = found["ContentDocument"]["LatestPublishedVersion"]
+    assert found["ContentDocumentId"] == document_id
+    assert (
+        version["PathOnClient"] == "notes.txt" and version["Checksum"] == "49f68a5c8493ec2c0bf489821c21fc3b"
+    )
+    assert version["attributes"]["type"] == "ContentVersion"
+    with pytest.raises(SalesforceMalformedRequest):
+        sf_client.query(
+            f"SELECT ContentDocument.Nope.Title FROM ContentDocumentLink WHERE LinkedEntityId = '{record_id}'"
+        )

@@ -21,37 +21,20 @@ def answers(*records_lists):
     return [{"json": {"totalSize": len(r), "done": True, "records": r}} for r in records_lists]
 
 
+def link(record_id: str, document_id: str, version_id: str, checksum: str, path: str, title: str) -> dict:
+    version = {"Checksum": checksum, "PathOnClient": path, "Title": title}
+    document = {"LatestPublishedVersionId": version_id, "LatestPublishedVersion": version}
+    return {"LinkedEntityId": record_id, "ContentDocumentId": document_id, "ContentDocument": document}
+
+
 def test_same_checksum_is_unchanged_changed_is_a_new_version_absent_is_inserted(http, client):
     files = [item(1), item(2, b"changed"), item(3)]
     links = [
-        {"ContentDocumentId": "0691", "LinkedEntityId": "a0L1"},
-        {"ContentDocumentId": "0692", "LinkedEntityId": "a0L2"},
-        {"ContentDocumentId": "0699", "LinkedEntityId": "a0L3"},
+        link("a0L1", "0691", "0681", hashlib.md5(b"hello").hexdigest(), "c1.txt", "Transcript c1"),
+        link("a0L2", "0692", "0682", "old", "c2.txt", "Transcript c2"),
+        link("a0L3", "0699", "0689", "x", "agent-notes.pdf", "Notes"),  # someone else's file
     ]
-    versions = [
-        {
-            "Id": "0681",
-            "ContentDocumentId": "0691",
-            "Checksum": hashlib.md5(b"hello").hexdigest(),
-            "PathOnClient": "c1.txt",
-            "Title": "Transcript c1",
-        },
-        {
-            "Id": "0682",
-            "ContentDocumentId": "0692",
-            "Checksum": "old",
-            "PathOnClient": "c2.txt",
-            "Title": "Transcript c2",
-        },
-        {
-            "Id": "0689",
-            "ContentDocumentId": "0699",
-            "Checksum": "x",
-            "PathOnClient": "agent-notes.pdf",
-            "Title": "Notes",
-        },
-    ]
-    http.get(f"{BASE}query/", answers(links, versions))
+    http.get(f"{BASE}query/", answers(links))
     http.post(f"{BASE}composite/sobjects", json=created)
 
     outcomes = {o.conversation_id: o.status for o in sync_files(client, FileSettings(), files)}
@@ -61,9 +44,9 @@ def test_same_checksum_is_unchanged_changed_is_a_new_version_absent_is_inserted(
     assert sent[0]["ContentDocumentId"] == "0692" and "FirstPublishLocationId" not in sent[0]
     assert sent[1]["FirstPublishLocationId"] == "a0L3" and sent[1]["VersionData"] == "aGVsbG8="
     queries = [r.qs["q"][0].lower() for r in http.request_history if "query" in r.url]
-    assert len(queries) == 2
+    assert len(queries) == 1
     assert "from contentdocumentlink where linkedentityid in" in queries[0]
-    assert "islatest = true and contentdocumentid in" in queries[1]
+    assert "contentdocument.latestpublishedversion.checksum" in queries[0]
 
 
 def test_no_linked_document_means_one_lookup_and_an_insert(http, client):
