@@ -40,19 +40,22 @@ def emulator(tmp_path_factory):
     emu.stop()
 
 
-@pytest.fixture
-def client(emulator):
-    emulator.state.faults.clear()
-    emulator.state.set_api_usage(used=0, max=100_000)
+def connection_settings(emulator) -> SalesforceConnectionSettings:
     info = emulator.connection_info()
-    settings = SalesforceConnectionSettings(
+    return SalesforceConnectionSettings(
         client_id=info["client_id"],
         client_secret=info["client_secret"],
         token_url=info["token_url"],
         ca_file=info["ca_file"],
         backoff_seconds=0,
     )
-    return build_client(settings, sleep=short_sleep)
+
+
+@pytest.fixture
+def client(emulator):
+    emulator.state.faults.clear()
+    emulator.state.set_api_usage(used=0, max=100_000)
+    return build_client(connection_settings(emulator), sleep=short_sleep)
 
 
 def conversation_ids(count: int) -> list[str]:
@@ -515,15 +518,8 @@ def test_at_the_ceiling_no_call_crosses_it(emulator, tmp_path):
     task at the ceiling spends nothing (it used to spend /limits first: 90,001 against 90,000)."""
     ids = conversation_ids(2)
     emulator.state.set_api_usage(used=90_000, max=100_000)
-    info = emulator.connection_info()
-    settings = SalesforceConnectionSettings(
-        client_id=info["client_id"],
-        client_secret=info["client_secret"],
-        token_url=info["token_url"],
-        ca_file=info["ca_file"],
-    )
     for _attempt in range(3):
-        client = build_client(settings, sleep=short_sleep, known_usage=(90_000, 100_000))
+        client = build_client(connection_settings(emulator), sleep=short_sleep, known_usage=(90_000, 100_000))
         with pytest.raises(ApiBudgetExceededError, match="reserve"):
             load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options())
     assert emulator.state.limits.used == 90_000
@@ -619,37 +615,39 @@ def test_file_that_still_fails_fails_the_run(emulator, client, tmp_path):
     assert {f["stage"] for f in failures} == {"file"} and failures[0]["errors"][0]["code"] == "HTTP_5XX"
 
 
+UPSERTS = "PATCH /services/data/v{version}/composite/sobjects/{object_name}/{external_field}"
+JOBS = "POST /services/data/v{version}/jobs/ingest"
+
+
+def load_through_a_failed_job(emulator, client, tmp_path, caplog, count: int, reason: str):
+    """Load ``count`` rows in Bulk mode while the first job ends Failed with ``reason``."""
+    ids = conversation_ids(count)
+    emulator.state.fail_next_bulk_job(reason)
+    emulator.state.calls.reset()
+    with caplog.at_level(logging.WARNING):
+        result = load_rows(
+            client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options(upsert={"bulk_threshold": 2})
+        )
+    assert (result["created"], result["failed"]) == (count, 0)
+    assert reason in caplog.text  # the job's errorMessage is logged
+    return emulator.state.calls.snapshot()
+
+
 def test_failed_bulk_job_logs_its_reason_and_falls_back_to_full_collections_calls(
     emulator, client, tmp_path, caplog
 ):
-    ids = conversation_ids(450)
-    emulator.state.fail_next_bulk_job("InvalidBatch : Failed to process query")
-    emulator.state.calls.reset()
-    with caplog.at_level(logging.WARNING):
-        result = load_rows(
-            client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options(upsert={"bulk_threshold": 2})
-        )
-    assert (result["created"], result["failed"]) == (450, 0)
-    assert "InvalidBatch : Failed to process query" in caplog.text
-    calls = emulator.state.calls.snapshot()
-    upserts = calls.get("PATCH /services/data/v{version}/composite/sobjects/{object_name}/{external_field}")
-    assert upserts == 3  # 200 + 200 + 50, never batches of 50
-    assert calls.get("POST /services/data/v{version}/jobs/ingest") == 1
+    calls = load_through_a_failed_job(
+        emulator, client, tmp_path, caplog, 450, "InvalidBatch : Failed to process query"
+    )
+    assert calls.get(UPSERTS) == 3  # 200 + 200 + 50, never batches of 50
+    assert calls.get(JOBS) == 1
 
 
 def test_failed_bulk_job_for_a_passing_reason_gets_one_new_job(emulator, client, tmp_path, caplog):
-    ids = conversation_ids(300)
-    emulator.state.fail_next_bulk_job("Internal server error, please retry")
-    emulator.state.calls.reset()
-    with caplog.at_level(logging.WARNING):
-        result = load_rows(
-            client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options(upsert={"bulk_threshold": 2})
-        )
-    assert (result["created"], result["failed"]) == (300, 0)
-    calls = emulator.state.calls.snapshot()
-    assert calls.get("POST /services/data/v{version}/jobs/ingest") == 2
-    assert "PATCH /services/data/v{version}/composite/sobjects/{object_name}/{external_field}" not in calls
-    assert "Internal server error, please retry" in caplog.text
+    calls = load_through_a_failed_job(
+        emulator, client, tmp_path, caplog, 300, "Internal server error, please retry"
+    )
+    assert calls.get(JOBS) == 2 and UPSERTS not in calls
 
 
 def test_transform_errors_in_both_staged_shapes_become_one_record_error(emulator, client, tmp_path):
