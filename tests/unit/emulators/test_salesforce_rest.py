@@ -291,3 +291,23 @@ def test_data_is_readable_with_sqlite(sf_client, sf_emulator):
             "SELECT Name, Transcript__c FROM Chat_Transcript__c WHERE LP_Conversation_Id__c = 'rest-sqlite'"
         ).fetchone()
     assert row[0].startswith("CT-") and row[1] == "Agent: hello"
+
+
+def test_request_limit_faults_tell_the_daily_from_the_concurrent_limit(sf_emulator, sf_session, sf_api):
+    """api-facts "REQUEST_LIMIT_EXCEEDED": one code, two messages; only the concurrent one is transient."""
+    sf_session.post(f"{sf_emulator.url}/_emulator/salesforce/faults", json={"concurrent_limit": 1})
+    concurrent = sf_api("GET", "/limits")
+    assert concurrent.status_code == 403
+    assert concurrent.json()[0] == {
+        "message": "ConcurrentPerOrgLongTxn Limit exceeded.",
+        "errorCode": "REQUEST_LIMIT_EXCEEDED",
+        "fields": [],
+    }
+    assert sf_api("GET", "/limits").status_code == 200  # used once
+    used, maximum = sf_emulator.state.limits.used, sf_emulator.state.limits.max
+    sf_emulator.state.set_api_usage(used=maximum)
+    try:
+        daily = sf_api("GET", "/limits")
+    finally:
+        sf_emulator.state.set_api_usage(used=used)
+    assert daily.status_code == 403 and daily.json()[0]["message"] == "TotalRequests Limit exceeded."

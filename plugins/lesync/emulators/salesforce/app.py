@@ -151,6 +151,8 @@ def _authenticate(state: SalesforceState, form: dict[str, str], authorization: s
 class SalesforceFaults(BaseModel):
     bulk_job_fails: bool | str = False
     lock_rows: dict[str, int] = {}
+    concurrent_limit: int = 0
+    """The next N API calls answer 403 REQUEST_LIMIT_EXCEEDED ``ConcurrentPerOrgLongTxn``."""
 
 
 class ApiUsage(BaseModel):
@@ -172,6 +174,8 @@ def control_router(state: SalesforceState) -> APIRouter:
             state.fail_next_bulk_job(body.bulk_job_fails if isinstance(body.bulk_job_fails, str) else None)
         if body.lock_rows:
             state.lock_rows(body.lock_rows)
+        if body.concurrent_limit:
+            state.limit_concurrent_requests(body.concurrent_limit)
         return {"lock_rows": state.locks.snapshot()}
 
     @router.post("/limits")
