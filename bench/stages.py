@@ -157,14 +157,14 @@ def stage_load(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
 
 def _records(rows_path: str, mode: str):
     """The records our load sends for each row (same function), in file order."""
-    from lesync.pipeline.load import _record
+    from lesync.pipeline.load import record_for
     from lesync.pipeline.staging import read_jsonl_gz
     from lesync.pipeline.tasks import load_options
 
     options = load_options(integration(mode))
     for row in read_jsonl_gz(rows_path):
         if not row.get("errors"):
-            yield row, _record(row, options)
+            yield row, record_for(row, options)
 
 
 def _chunks(items, size: int):

@@ -24,6 +24,7 @@ from lesync.mapping.convert import (
     to_number,
     to_string,
 )
+from lesync.text import utf16_length
 
 TRUNCATION_MARKER = " …[truncated]"
 
@@ -100,13 +101,6 @@ def fields_meta_from_schema(
 
 # --------------------------------------------------------------------------------------------
 # Length
-
-
-def utf16_length(text: str) -> int:
-    """Length as Salesforce counts it (UTF-16 code units); a lone surrogate counts one."""
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-16-le", "surrogatepass")) >> 1
 
 
 def fits(text: str, limit: int) -> bool:

@@ -103,7 +103,7 @@ class TokenProvider:
         return {
             "iss": self.settings.client_id,
             "sub": self.settings.username,
-            "aud": self.settings.jwt_audience or self.settings.login_origin,
+            "aud": self.settings.audience,
             "exp": int(time.time()) + JWT_LIFETIME_SECONDS,
         }
 

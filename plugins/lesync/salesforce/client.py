@@ -7,8 +7,10 @@ no refresh for a directly given session. Our session (``SalesforceSession``) add
 simple-salesforce or this module makes:
 
 * the current access token (a new one once on ``INVALID_SESSION_ID``, then the call again),
-* retries with backoff on 429, 5xx, dropped connections and timeouts (injectable sleep),
-* the API budget: counts calls, reads ``Sforce-Limit-Info``, refuses calls into the reserve.
+* retries with backoff on 429, 5xx, dropped connections, timeouts and the concurrent
+  long-running request limit (``REQUEST_LIMIT_EXCEEDED: ConcurrentPerOrgLongTxn``), injectable sleep,
+* the API budget: counts calls, reads ``Sforce-Limit-Info``, refuses calls into the reserve; the
+  daily limit (``REQUEST_LIMIT_EXCEEDED: TotalRequests``) fails fast, never retried.
 
 Bulk API 2.0 uploads and result downloads (CSV, not JSON) go through ``raw`` on the same session.
 """
@@ -67,9 +69,10 @@ class SalesforceSession(requests.Session):
             log.info("Salesforce: session expired or invalid; fetching a new token once")
             self.tokens.invalidate(token)
             response = self._with_retries(method, url, self.tokens.token(), *args, **kwargs)
-        if response.status_code == 403 and _error_code(response) == "REQUEST_LIMIT_EXCEEDED":
+        if _is_daily_limit(response):
             raise ApiBudgetExceededError(
-                "Salesforce answered REQUEST_LIMIT_EXCEEDED: the org's daily API limit is spent"
+                "Salesforce answered REQUEST_LIMIT_EXCEEDED (TotalRequests): the org's daily API limit "
+                "is spent; rerun when the 24-hour window has moved on"
             )
         return response
 
@@ -89,7 +92,7 @@ class SalesforceSession(requests.Session):
                 _rewind(kwargs.get("data"))
                 continue
             self.budget.observe_header(response.headers.get("Sforce-Limit-Info"))
-            if last_try or not _may_retry_status(method, response.status_code):
+            if last_try or not _may_retry(method, response):
                 return response
             self._wait(
                 attempt,
@@ -110,10 +113,36 @@ class SalesforceSession(requests.Session):
         self.sleep(delay)
 
 
-def _may_retry_status(method: str, status: int) -> bool:
+def _may_retry(method: str, response: requests.Response) -> bool:
+    """Transient statuses (a POST only when surely unprocessed), and the concurrent-request limit:
+    a refused request, so safe to repeat whatever the method."""
+    status = response.status_code
+    if status == 403:
+        return _is_concurrent_limit(response)
     if status not in TRANSIENT_STATUS:
         return False
     return method.upper() != "POST" or status in UNPROCESSED_STATUS
+
+
+def _limit_message(response: requests.Response) -> str | None:
+    """The message of a ``REQUEST_LIMIT_EXCEEDED`` answer (``None`` for any other answer)."""
+    if response.status_code != 403:
+        return None
+    for item in _error_list(response):
+        if isinstance(item, dict) and item.get("errorCode") == "REQUEST_LIMIT_EXCEEDED":
+            return str(item.get("message") or "")
+    return None
+
+
+def _is_concurrent_limit(response: requests.Response) -> bool:
+    """``ConcurrentPerOrgLongTxn Limit exceeded``: too many long-running requests right now."""
+    return "ConcurrentPerOrgLongTxn" in (_limit_message(response) or "")
+
+
+def _is_daily_limit(response: requests.Response) -> bool:
+    """Any other ``REQUEST_LIMIT_EXCEEDED`` (``TotalRequests Limit exceeded``): the 24-hour limit."""
+    message = _limit_message(response)
+    return message is not None and "ConcurrentPerOrgLongTxn" not in message
 
 
 def _may_retry_failure(method: str, exc: Exception) -> bool:
@@ -167,6 +196,12 @@ class SalesforceClient:
         return self.budget.calls
 
     @property
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, max) of the org's daily API limit as last seen; hand it to the next task's client."""
+        budget = self.budget
+        return (budget.used, budget.max) if budget.used is not None and budget.max is not None else None
+
+    @property
     def sleep(self) -> Sleep:
         return self.session.sleep
 
@@ -206,10 +241,16 @@ def build_client(
     budget_settings: BudgetSettings | None = None,
     sleep: Sleep = time.sleep,
     tokens: TokenProvider | None = None,
+    known_usage: tuple[int, int] | None = None,
 ) -> SalesforceClient:
-    """A ready client: fetches the first token (to learn the instance URL) and nothing else."""
+    """A ready client: fetches the first token (to learn the instance URL) and nothing else.
+
+    ``known_usage`` (used, max), e.g. the previous task's ``SalesforceClient.api_usage``, lets the
+    budget refuse even the first call at the ceiling (the token answer carries no usage)."""
     tokens = tokens or TokenProvider(settings, make_http_session(settings.ca_file))
     budget = ApiBudget((budget_settings or BudgetSettings()).reserve_fraction)
+    if known_usage:
+        budget.observe(*known_usage)
     session = SalesforceSession(tokens, budget, settings, sleep=sleep)
     token = tokens.token()
     sf = Salesforce(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lesync.contracts import SchemaMismatchError
 from lesync.salesforce.client import SalesforceClient
 
 
@@ -25,9 +26,15 @@ class DescribeCache:
         """Fail early and clearly when the upsert key is missing or not an external id."""
         field = self.fields(object_name).get(field_name)
         if field is None:
-            raise ValueError(f"{object_name} has no field {field_name}")
+            raise SchemaMismatchError(
+                f"{object_name} has no field {field_name}: create it (Text, External ID, Unique) "
+                "or name the org's external id field in the mapping's external_id_field"
+            )
         if not (field.get("externalId") or field.get("idLookup")):
-            raise ValueError(f"{object_name}.{field_name} is not an external id field")
+            raise SchemaMismatchError(
+                f"{object_name}.{field_name} is not an external id field: tick 'External ID' "
+                "(and 'Unique') on it in Setup, or name another field in external_id_field"
+            )
 
     def unknown_fields(self, object_name: str, names: set[str]) -> set[str]:
         """Names the object does not have (a mapping out of step with the org)."""

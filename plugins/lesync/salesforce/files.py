@@ -1,8 +1,10 @@
 """Transcript files on Chat Transcript records: Salesforce Files (default) or legacy Attachments.
 
-A rerun never adds a second file for a conversation: per batch, one SOQL (or a few, when the
-record ids would make the query URL too long) finds the files already on the batch's records
-(records the load has just created are skipped: they cannot have a file yet); an MD5 equal to
+A rerun never adds a second file for a conversation: per batch, the files linked to the batch's
+records are found through ``ContentDocumentLink`` (whoever uploaded or shared them) with each
+document's latest version (one query, or a few when the ids would make the query URL too long;
+records the load has just created are skipped: they cannot have a file yet);
+an MD5 equal to
 Salesforce's ``Checksum`` means nothing to do, a different one adds a new version of the same
 document, none adds the file. Inserts go through sObject
 Collections create (200 records a call, and a cap on the base64 bytes per request). Files over
@@ -20,10 +22,11 @@ from typing import Any
 
 from simple_salesforce.exceptions import SalesforceError
 
+from lesync.contracts import RecordError
 from lesync.salesforce.client import SalesforceClient
 from lesync.salesforce.settings import FileKind, FileSettings
 from lesync.salesforce.soql import query_in
-from lesync.salesforce.upsert import RecordError, call_error
+from lesync.salesforce.upsert import call_error
 
 log = logging.getLogger(__name__)
 
@@ -119,39 +122,44 @@ def _content_version(item: TranscriptFile, existing: dict | None, settings: File
     return record
 
 
+#: The files linked to records, each with its latest version, in one query per IN chunk.
+LINKED_FILES_SOQL = (
+    "SELECT LinkedEntityId, ContentDocumentId, ContentDocument.LatestPublishedVersionId, "
+    "ContentDocument.LatestPublishedVersion.Checksum, ContentDocument.LatestPublishedVersion.PathOnClient, "
+    "ContentDocument.LatestPublishedVersion.Title FROM ContentDocumentLink WHERE LinkedEntityId IN {}"
+)
+
+
 def latest_versions(client: SalesforceClient, files: list[TranscriptFile]) -> dict[str, dict[str, Any]]:
     """Record id -> the latest version of *our* file on it (matched by PathOnClient or Title).
 
-    Asks for every version first published on the batch's records (one query per IN chunk). If a
-    document's latest version does not carry FirstPublishLocationId (Salesforce documents it only
-    for the first version), its latest versions are fetched by ContentDocumentId in one more query.
+    Files are found through the records' ``ContentDocumentLink`` rows, so a file someone else
+    uploaded or shared to the record counts too (a ``FirstPublishLocationId`` filter misses it and
+    a rerun would add a duplicate); each link brings its document's latest version along.
     """
     ours = {item.record_id: item for item in files if not item.new_record}
     if not ours:
         return {}
-    soql = (
-        "SELECT Id, ContentDocumentId, Checksum, FirstPublishLocationId, PathOnClient, Title, IsLatest "
-        "FROM ContentVersion WHERE FirstPublishLocationId IN {}"
-    )
-    documents: dict[str, str] = {}  # ContentDocumentId -> record id
     latest: dict[str, dict[str, Any]] = {}
-    for version in query_in(client, soql, list(ours)):
-        record_id = version.get("FirstPublishLocationId")
+    for link in query_in(client, LINKED_FILES_SOQL, list(ours)):
+        record_id = link.get("LinkedEntityId")
+        version = _latest_of(link)
         item = ours.get(record_id)
-        if item is None or not _is_our_file(version, item):
-            continue
-        documents[version["ContentDocumentId"]] = record_id
-        if version.get("IsLatest"):
+        if item is not None and version and record_id not in latest and _is_our_file(version, item):
             latest[record_id] = version
-    missing = [doc for doc, record_id in documents.items() if record_id not in latest]
-    if missing:
-        soql = (
-            "SELECT Id, ContentDocumentId, Checksum FROM ContentVersion "
-            "WHERE IsLatest = true AND ContentDocumentId IN {}"
-        )
-        for version in query_in(client, soql, missing):
-            latest[documents[version["ContentDocumentId"]]] = version
     return latest
+
+
+def _latest_of(link: dict[str, Any]) -> dict[str, Any] | None:
+    document = link.get("ContentDocument") or {}
+    version = document.get("LatestPublishedVersion") or None
+    if version is None:
+        return None
+    return {
+        **version,
+        "Id": document.get("LatestPublishedVersionId"),
+        "ContentDocumentId": link["ContentDocumentId"],
+    }
 
 
 def _is_our_file(version: dict[str, Any], item: TranscriptFile) -> bool:

@@ -38,6 +38,7 @@ class LesyncSalesforceHook(ProviderSalesforceHook):
                         default https://login.salesforce.com/services/oauth2/token
     username (JWT sub)  Login
     private key         extra ``private_key`` (PEM) or ``private_key_file_path``
+    JWT audience        extra ``jwt_audience``; default by environment (login or test host)
     API version         extra ``version`` (default 62.0)
     instance URL        extra ``instance_url`` (or ``instance``): overrides the token's
     CA file             extra ``ca_file`` (the emulator's; trusted instead of system CAs)
@@ -58,10 +59,12 @@ class LesyncSalesforceHook(ProviderSalesforceHook):
         salesforce_conn_id: str = ProviderSalesforceHook.default_conn_name,
         budget: BudgetSettings | None = None,
         sleep: Sleep = time.sleep,
+        known_usage: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(salesforce_conn_id=salesforce_conn_id)
         self.budget_settings = budget or BudgetSettings()
         self.sleep = sleep
+        self.known_usage = known_usage
 
     def connection_settings(self) -> SalesforceConnectionSettings:
         """The connection as validated settings (secrets as ``SecretStr``)."""
@@ -88,6 +91,7 @@ class LesyncSalesforceHook(ProviderSalesforceHook):
             username=connection.login or None,
             private_key=private_key,
             private_key_file=private_key_file,
+            jwt_audience=extra("jwt_audience"),
             api_version=str(extra("version", "api_version") or DEFAULT_API_VERSION),
             instance_url=_as_url(extra("instance_url", "instance")),
             ca_file=extra("ca_file"),
@@ -96,7 +100,9 @@ class LesyncSalesforceHook(ProviderSalesforceHook):
 
     @cached_property
     def client(self) -> SalesforceClient:
-        return build_client(self.connection_settings(), self.budget_settings, sleep=self.sleep)
+        return build_client(
+            self.connection_settings(), self.budget_settings, sleep=self.sleep, known_usage=self.known_usage
+        )
 
     def get_client(self) -> SalesforceClient:
         """The lesync client (cached): simple-salesforce plus retries, re-login and budget."""

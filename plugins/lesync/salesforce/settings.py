@@ -19,6 +19,10 @@ SANDBOX_TOKEN_URL = "https://test.salesforce.com/services/oauth2/token"
 DEFAULT_API_VERSION = "62.0"
 #: Hosts that do not serve the client-credentials flow (only an org's My Domain does).
 GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
+#: JWT bearer ``aud``: Salesforce accepts only these (or an Experience Cloud site URL), whichever
+#: host the token is requested from, a My Domain included.
+PRODUCTION_AUDIENCE = "https://login.salesforce.com"
+SANDBOX_AUDIENCE = "https://test.salesforce.com"
 
 #: sObject Collections: records per call.
 COLLECTION_LIMIT = 200
@@ -62,7 +66,10 @@ class SalesforceConnectionSettings(BaseModel):
     private_key: SecretStr | None = Field(None, description="PEM private key (JWT bearer).")
     private_key_file: str | None = Field(None, description="Path to the PEM private key (JWT bearer).")
     jwt_audience: str | None = Field(
-        None, description="JWT `aud`; defaults to the token URL's scheme and host."
+        None,
+        description="JWT `aud`. Default by environment: https://test.salesforce.com for a sandbox "
+        "token URL (test.salesforce.com, *.sandbox.my.salesforce.com), else https://login.salesforce.com; "
+        "set it only for an Experience Cloud site URL.",
     )
     api_version: str = Field(DEFAULT_API_VERSION, pattern=r"^\d+\.\d$", description="REST API version.")
     instance_url: str | None = Field(None, description="Overrides the instance URL the token returns.")
@@ -84,13 +91,26 @@ class SalesforceConnectionSettings(BaseModel):
 
     @property
     def login_origin(self) -> str:
-        """``https://host`` of the token URL: the JWT audience and the My Domain check."""
+        """``https://host`` of the token URL."""
         parts = urlsplit(self.token_url)
         return f"{parts.scheme}://{parts.netloc}"
 
     @property
+    def audience(self) -> str:
+        """The JWT ``aud``: the explicit setting, else the environment's login host."""
+        return self.jwt_audience or default_audience(self.token_url)
+
+    @property
     def uses_generic_login_host(self) -> bool:
         return (urlsplit(self.token_url).hostname or "").lower() in GENERIC_LOGIN_HOSTS
+
+
+def default_audience(token_url: str) -> str:
+    """Sandbox token URLs sign for test.salesforce.com, everything else for login.salesforce.com."""
+    host = (urlsplit(token_url).hostname or "").lower()
+    if host == "test.salesforce.com" or host.endswith(".sandbox.my.salesforce.com"):
+        return SANDBOX_AUDIENCE
+    return PRODUCTION_AUDIENCE
 
 
 class TranscriptMode(StrEnum):

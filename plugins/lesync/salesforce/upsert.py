@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from simple_salesforce.exceptions import SalesforceError
 
+from lesync.contracts import RecordError
 from lesync.salesforce.client import SalesforceClient
 from lesync.salesforce.settings import COLLECTION_LIMIT, UpsertSettings
 
@@ -41,16 +42,11 @@ FINAL_JOB_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 MIN_POLL_SECONDS = 0.5
 #: JSON a record adds to a Collections body besides its fields (``attributes``, comma).
 COLLECTION_RECORD_OVERHEAD = 64
-
-
-@dataclass(frozen=True)
-class RecordError:
-    code: str
-    message: str
-    fields: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "fields": list(self.fields)}
+#: Bulk API CSV: a value that sets the field to null (an empty value leaves it unchanged).
+CSV_NULL = "#N/A"
+#: The error of a row a Bulk job never processed because the whole job ended Failed or Aborted.
+JOB_FAILED = "BULK_JOB_FAILED"
+NUMERIC_TYPES = frozenset({"double", "int", "currency", "percent", "long"})
 
 
 @dataclass
@@ -186,9 +182,9 @@ def call_error(exc: SalesforceError) -> RecordError:
 
 
 def csv_value(value: Any) -> str:
-    """A value as Bulk API CSV text; an empty string leaves the field unchanged."""
+    """A value as Bulk API CSV text: ``None`` (clear the field) is ``#N/A``; ``""`` leaves it alone."""
     if value is None:
-        return ""
+        return CSV_NULL
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -211,7 +207,8 @@ class BulkUpload:
         return len(self.external_ids)
 
     def add(self, record: Record) -> None:
-        self._write([csv_value(record.get(name)) for name in self.header])
+        """A column the record lacks is sent empty (unchanged); a ``None`` value clears the field."""
+        self._write([csv_value(record[name]) if name in record else "" for name in self.header])
         self.external_ids.add(str(record[self.key]))
 
     def fits(self, record: Record, max_bytes: int) -> bool:
@@ -251,21 +248,59 @@ def run_bulk_job(
     client.raw("PUT", f"jobs/ingest/{job_id}/batches", data=upload.file, headers={"Content-Type": "text/csv"})
     client.rest("PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"})
     job = _wait_for_job(client, settings, job_id)
-    log.info(
-        "Salesforce: Bulk job %s %s: %s processed, %s failed",
-        job_id,
-        job.get("state"),
-        job.get("numberRecordsProcessed"),
-        job.get("numberRecordsFailed"),
-    )
+    _log_job(job_id, job)
     seen: set[str] = set()
-    yield from _job_results(client, settings, job_id, seen, coerce)
+    undone = _missing_rows_error(job_id, job)
+    yield from _job_results(client, settings, job_id, seen, coerce, undone)
     missing = upload.external_ids - seen
     if missing:
-        reason = job.get("errorMessage") or f"job {job.get('state')}; record not processed"
-        error = RecordError("UNPROCESSED", f"Bulk job {job_id}: {reason}")
+        error = undone
         for row in upload.records(missing):
             yield coerce(row), RecordOutcome(row[settings.external_id_field], False, errors=[error])
+
+
+def _log_job(job_id: str, job: dict[str, Any]) -> None:
+    state = job.get("state")
+    counts = (job.get("numberRecordsProcessed"), job.get("numberRecordsFailed"))
+    if state == "JobComplete":
+        log.info("Salesforce: Bulk job %s JobComplete: %s processed, %s failed", job_id, *counts)
+    else:
+        log.warning(
+            "Salesforce: Bulk job %s ended %s (%s processed, %s failed): %s",
+            job_id,
+            state,
+            *counts,
+            job.get("errorMessage") or "Salesforce gave no errorMessage",
+        )
+
+
+def _missing_rows_error(job_id: str, job: dict[str, Any]) -> RecordError:
+    """Rows left undone: the job failed whole (``BULK_JOB_FAILED``, with Salesforce's reason), or
+    a completed job left them out (``UNPROCESSED``, retried like a transient error)."""
+    if job.get("state") in ("Failed", "Aborted"):
+        reason = job.get("errorMessage") or "no errorMessage"
+        return RecordError(JOB_FAILED, f"Bulk job {job_id} {job.get('state')}: {reason}")
+    return RecordError("UNPROCESSED", f"Bulk job {job_id}: record not processed")
+
+
+def csv_coercer(field_types: dict[str, str]) -> Coerce:
+    """CSV text back to JSON types (Bulk rows resent through Collections); ``#N/A`` is null."""
+
+    def coerce(row: dict[str, str]) -> Record:
+        return {name: _json_value(field_types.get(name), value) for name, value in row.items()}
+
+    return coerce
+
+
+def _json_value(kind: str | None, value: str) -> Any:
+    if value == CSV_NULL:
+        return None
+    if kind == "boolean":
+        return value.lower() == "true"
+    if kind in NUMERIC_TYPES:
+        number = float(value)
+        return int(number) if kind in ("int", "long") else number
+    return value
 
 
 def _create_job(client: SalesforceClient, settings: UpsertSettings) -> str:
@@ -313,8 +348,14 @@ def _wait_for_job(client: SalesforceClient, settings: UpsertSettings, job_id: st
 
 
 def _job_results(
-    client: SalesforceClient, settings: UpsertSettings, job_id: str, seen: set[str], coerce: Coerce
+    client: SalesforceClient,
+    settings: UpsertSettings,
+    job_id: str,
+    seen: set[str],
+    coerce: Coerce,
+    undone: RecordError,
 ) -> Outcomes:
+    """Outcomes from the three result files; unprocessed rows carry ``undone`` (the job's reason)."""
     key = settings.external_id_field
     for row in _download_rows(client, f"jobs/ingest/{job_id}/successfulResults/"):
         external_id = row.get(key, "")
@@ -329,8 +370,7 @@ def _job_results(
     for row in _download_rows(client, f"jobs/ingest/{job_id}/unprocessedrecords/"):
         external_id = row.get(key, "")
         seen.add(external_id)
-        error = RecordError("UNPROCESSED", f"Bulk job {job_id}: record not processed")
-        yield coerce(_uploaded_columns(row)), RecordOutcome(external_id, False, errors=[error])
+        yield coerce(_uploaded_columns(row)), RecordOutcome(external_id, False, errors=[undone])
 
 
 def _uploaded_columns(row: dict[str, str]) -> dict[str, str]:

@@ -195,3 +195,41 @@ def test_versions_and_unsupported_version(sf_emulator, sf_session):
     sf = Salesforce(instance_url=sf_emulator.url, session_id=token, session=sf_session, version="12.0")
     with pytest.raises(SalesforceResourceNotFound):
         sf.query("SELECT Id FROM Account")
+
+
+@pytest.mark.parametrize(
+    "audience",
+    ["https://test.salesforce.com", "{instance}", "{host}", "https://acme.my.salesforce.com"],
+    ids=["sandbox-host-in-production", "instance-url", "bare-host", "my-domain"],
+)
+def test_jwt_audience_other_than_the_environment_login_host_is_invalid(sf_emulator, sf_session, audience):
+    """api-facts "JWT bearer audience": never the My Domain or instance host, whatever the token URL."""
+    instance = sf_emulator.url
+    aud = audience.format(instance=instance, host=instance.split("://", 1)[1])
+    response = token_request(
+        sf_emulator,
+        sf_session,
+        grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
+        assertion=jwt_assertion(sf_emulator, aud=aud),
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_grant", "error_description": "audience is invalid"}
+
+
+def test_sandbox_emulator_accepts_only_the_test_audience(tmp_path):
+    import requests
+
+    from lesync.emulators.salesforce import SalesforceEmulatorConfig, start_salesforce
+
+    emu = start_salesforce(SalesforceEmulatorConfig(environment="sandbox"), data_dir=tmp_path)
+    try:
+        session = requests.Session()
+        session.verify, session.trust_env = str(emu.ca_file), False
+        grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        test = token_request(
+            emu, session, grant_type=grant, assertion=jwt_assertion(emu, aud="https://test.salesforce.com")
+        )
+        login = token_request(emu, session, grant_type=grant, assertion=jwt_assertion(emu))
+    finally:
+        emu.stop()
+    assert test.status_code == 200 and login.status_code == 400

@@ -232,3 +232,15 @@ def test_uploads_and_results_live_on_disk_not_in_memory(sf_api, sf_emulator):
     assert result_file.is_file()
     assert sf_api("DELETE", f"/jobs/ingest/{job['id']}").status_code == 204
     assert not result_file.exists()
+
+
+def test_bulk_cap_counts_utf16_units_like_lesync(sf_client, sf_api):
+    """16,001 emoji are 16,001 code points but 32,002 UTF-16 units: over the 32,000 cap."""
+    rows = [
+        {EXT: "bulk-emoji", "Transcript__c": "\U0001f600" * 16_001},
+        {EXT: "bulk-e-ok", "Transcript__c": "ok"},
+    ]
+    outcome = upsert(sf_client, rows)
+    failed = results(sf_api, outcome[0]["job_id"], "failedResults")
+    assert [r[EXT] for r in failed] == ["bulk-emoji"]
+    assert failed[0]["sf__Error"].startswith("STRING_TOO_LONG:")

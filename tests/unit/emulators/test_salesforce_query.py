@@ -139,3 +139,49 @@ def test_statement_over_100000_characters_is_malformed(sf_emulator):
     with pytest.raises(SalesforceApiError) as raised:
         sf_emulator.state.queries.run(soql, "62.0")
     assert raised.value.status == 400 and raised.value.errors[0]["errorCode"] == "MALFORMED_QUERY"
+
+
+def test_content_document_link_needs_a_filter_by_linked_or_document_id(sf_client):
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf_client.query("SELECT Id, LinkedEntityId FROM ContentDocumentLink")
+    assert "Implementation restriction" in raised.value.content[0]["message"]
+    with pytest.raises(SalesforceMalformedRequest):
+        sf_client.query("SELECT Id FROM ContentDocumentLink WHERE ShareType = 'V'")
+    record_id = sf_client.Chat_Transcript__c.create({"LP_Conversation_Id__c": "q-no-file"})["id"]
+    found = sf_client.query(f"SELECT Id FROM ContentDocumentLink WHERE LinkedEntityId IN ('{record_id}')")
+    assert found["totalSize"] == 0
+
+
+def test_file_shared_by_another_user_is_found_through_its_link_not_its_publish_location(
+    sf_client, sf_emulator
+):
+    record_id = sf_client.Chat_Transcript__c.create({"LP_Conversation_Id__c": "q-shared"})["id"]
+    document_id = sf_emulator.state.share_file(record_id, "Notes", "notes.txt", b"hi")
+    by_location = sf_client.query(
+        f"SELECT Id FROM ContentVersion WHERE FirstPublishLocationId = '{record_id}'"
+    )
+    links = sf_client.query(
+        f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{record_id}'"
+    )
+    assert by_location["totalSize"] == 0
+    assert [link["ContentDocumentId"] for link in links["records"]] == [document_id]
+
+
+def test_two_hop_relationship_fields_of_a_link(sf_client, sf_emulator):
+    record_id = sf_client.Chat_Transcript__c.create({"LP_Conversation_Id__c": "q-two-hops"})["id"]
+    document_id = sf_emulator.state.share_file(record_id, "Notes", "notes.txt", b"hi")
+    (found,) = sf_client.query(
+        "SELECT ContentDocumentId, ContentDocument.LatestPublishedVersion.Checksum, "
+        "ContentDocument.LatestPublishedVersion.PathOnClient FROM ContentDocumentLink "
+        f"WHERE LinkedEntityId = '{record_id}'"
+    )["records"]
+    version = found["ContentDocument"]["LatestPublishedVersion"]
+    assert found["ContentDocumentId"] == document_id
+    assert (
+        version["PathOnClient"] == "notes.txt" and version["Checksum"] == "49f68a5c8493ec2c0bf489821c21fc3b"
+    )
+    assert version["attributes"]["type"] == "ContentVersion"
+    with pytest.raises(SalesforceMalformedRequest):
+        sf_client.query(
+            f"SELECT ContentDocument.Nope.Title FROM ContentDocumentLink WHERE LinkedEntityId = '{record_id}'"
+        )

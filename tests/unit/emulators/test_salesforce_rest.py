@@ -75,10 +75,39 @@ def test_upsert_creates_then_updates(sf_client, sf_emulator):
     first = sf_client.Chat_Transcript__c.upsert("LP_Conversation_Id__c/rest-up", {"Agent_Name__c": "A"}, True)
     assert first.status_code == 201
     assert first.json()["created"] is True and first.json()["success"] is True
-    second = sf_client.Chat_Transcript__c.upsert("LP_Conversation_Id__c/rest-up", {"Agent_Name__c": "B"})
-    assert second == 204
+    second = sf_client.Chat_Transcript__c.upsert(
+        "LP_Conversation_Id__c/rest-up", {"Agent_Name__c": "B"}, raw_response=True
+    )
+    # api-facts "Update by upsert": from API 46.0 an update answers 200 with a body, not 204.
+    assert second.status_code == 200
+    assert second.json() == {"id": first.json()["id"], "success": True, "errors": [], "created": False}
     rows = [r for r in sf_emulator.state.store.records(CT) if r["LP_Conversation_Id__c"] == "rest-up"]
     assert len(rows) == 1 and rows[0]["Agent_Name__c"] == "B"
+
+
+def test_upsert_update_before_api_46_answers_204_without_body(sf_emulator, sf_api):
+    from lesync.emulators.salesforce.rest import _upsert_answer
+
+    assert _upsert_answer("a0L1", False, "45.0").status_code == 204
+    assert _upsert_answer("a0L1", True, "45.0").status_code == 201
+
+
+def test_lesync_client_reads_the_update_answer_of_an_upsert(sf_emulator):
+    from lesync.salesforce import SalesforceConnectionSettings, build_client
+
+    info = sf_emulator.connection_info()
+    client = build_client(
+        SalesforceConnectionSettings(
+            client_id=info["client_id"],
+            client_secret=info["client_secret"],
+            token_url=info["token_url"],
+            ca_file=info["ca_file"],
+        )
+    )
+    path = f"sobjects/{CT}/LP_Conversation_Id__c/rest-client-up"
+    created = client.rest("PATCH", path, json={"Agent_Name__c": "A"})
+    updated = client.rest("PATCH", path, json={"Agent_Name__c": "B"})
+    assert created["created"] is True and updated == {**created, "created": False}
 
 
 def test_upsert_with_null_or_empty_clears_the_field(sf_client, sf_emulator):
@@ -262,3 +291,23 @@ def test_data_is_readable_with_sqlite(sf_client, sf_emulator):
             "SELECT Name, Transcript__c FROM Chat_Transcript__c WHERE LP_Conversation_Id__c = 'rest-sqlite'"
         ).fetchone()
     assert row[0].startswith("CT-") and row[1] == "Agent: hello"
+
+
+def test_request_limit_faults_tell_the_daily_from_the_concurrent_limit(sf_emulator, sf_session, sf_api):
+    """api-facts "REQUEST_LIMIT_EXCEEDED": one code, two messages; only the concurrent one is transient."""
+    sf_session.post(f"{sf_emulator.url}/_emulator/salesforce/faults", json={"concurrent_limit": 1})
+    concurrent = sf_api("GET", "/limits")
+    assert concurrent.status_code == 403
+    assert concurrent.json()[0] == {
+        "message": "ConcurrentPerOrgLongTxn Limit exceeded.",
+        "errorCode": "REQUEST_LIMIT_EXCEEDED",
+        "fields": [],
+    }
+    assert sf_api("GET", "/limits").status_code == 200  # used once
+    used, maximum = sf_emulator.state.limits.used, sf_emulator.state.limits.max
+    sf_emulator.state.set_api_usage(used=maximum)
+    try:
+        daily = sf_api("GET", "/limits")
+    finally:
+        sf_emulator.state.set_api_usage(used=used)
+    assert daily.status_code == 403 and daily.json()[0]["message"] == "TotalRequests Limit exceeded."

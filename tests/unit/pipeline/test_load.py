@@ -40,19 +40,22 @@ def emulator(tmp_path_factory):
     emu.stop()
 
 
-@pytest.fixture
-def client(emulator):
-    emulator.state.faults.clear()
-    emulator.state.set_api_usage(used=0, max=100_000)
+def connection_settings(emulator) -> SalesforceConnectionSettings:
     info = emulator.connection_info()
-    settings = SalesforceConnectionSettings(
+    return SalesforceConnectionSettings(
         client_id=info["client_id"],
         client_secret=info["client_secret"],
         token_url=info["token_url"],
         ca_file=info["ca_file"],
         backoff_seconds=0,
     )
-    return build_client(settings, sleep=short_sleep)
+
+
+@pytest.fixture
+def client(emulator):
+    emulator.state.faults.clear()
+    emulator.state.set_api_usage(used=0, max=100_000)
+    return build_client(connection_settings(emulator), sleep=short_sleep)
 
 
 def conversation_ids(count: int) -> list[str]:
@@ -419,7 +422,7 @@ def test_partial_failures_are_reported_with_salesforce_messages(emulator, client
     assert (result["created"], result["failed"]) == (1, 3)
     assert set(transcripts(emulator, ids)) == {ids[0]}
     failures = {f["conversation_id"]: f for f in read_jsonl_gz(result["failed_path"])}
-    assert result["failed_path"].endswith("/run/load/failed-1.jsonl.gz")
+    assert result["failed_path"].endswith("/run/failed-1.jsonl.gz")
     assert failures[ids[1]]["errors"][0]["code"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
     assert failures[ids[2]]["errors"][0]["code"] == "STRING_TOO_LONG"
     assert "Agent_Name__c" in failures[ids[2]]["errors"][0]["fields"] + [
@@ -488,3 +491,171 @@ def test_budget_reserve_is_respected_before_any_write(emulator, client, tmp_path
         load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options())
     assert transcripts(emulator, ids) == {}
     assert emulator.state.limits.used <= 90_000
+
+
+# ---- real-API fidelity (issue 17) and the run's verdict (issue 13) ----------------------------
+
+
+def test_concurrent_request_limit_is_backed_off_and_retried(emulator, client, tmp_path):
+    """ConcurrentPerOrgLongTxn is transient: retried, never reported as a spent daily budget."""
+    ids = conversation_ids(2)
+    emulator.state.limit_concurrent_requests(times=2, path="composite/sobjects")
+    result = load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options())
+    assert (result["created"], result["failed"]) == (2, 0)
+
+
+def test_daily_request_limit_fails_fast_with_one_call(emulator, client, tmp_path):
+    ids = conversation_ids(2)
+    emulator.state.set_api_usage(used=100_000, max=100_000)
+    emulator.state.calls.reset()
+    with pytest.raises(ApiBudgetExceededError, match="TotalRequests"):
+        load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options())
+    assert emulator.state.calls.total() == 1  # refused once, not retried
+
+
+def test_at_the_ceiling_no_call_crosses_it(emulator, tmp_path):
+    """The usage known from the previous task stops the load before its first call: a retry of the
+    task at the ceiling spends nothing (it used to spend /limits first: 90,001 against 90,000)."""
+    ids = conversation_ids(2)
+    emulator.state.set_api_usage(used=90_000, max=100_000)
+    for _attempt in range(3):
+        client = build_client(connection_settings(emulator), sleep=short_sleep, known_usage=(90_000, 100_000))
+        with pytest.raises(ApiBudgetExceededError, match="reserve"):
+            load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options())
+    assert emulator.state.limits.used == 90_000
+
+
+def test_usage_is_learnt_from_the_describe_answer_without_a_limits_call(emulator, client, tmp_path):
+    ids = conversation_ids(1)
+    emulator.state.calls.reset()
+    load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options())
+    assert "GET /services/data/v{version}/limits" not in emulator.state.calls.snapshot()
+    assert client.api_usage == (emulator.state.limits.used, 100_000)
+
+
+@pytest.mark.parametrize("threshold", [2, 10_000], ids=["bulk", "collections"])
+def test_emoji_transcript_under_the_cap_in_code_points_but_over_in_utf16_units_still_loads(
+    emulator, client, tmp_path, threshold
+):
+    """20,000 emoji are 40,000 UTF-16 units: over the Bulk cap of 32,000 as Salesforce counts."""
+    ids = conversation_ids(3)
+    emoji = "\U0001f600" * 20_000
+    rows = [row(ids[0]), row(ids[1]), row(ids[2], emoji)]
+    result = load_rows(
+        client, [stage(tmp_path, rows)], tmp_path, options(upsert={"bulk_threshold": threshold})
+    )
+    assert (result["created"], result["failed"]) == (3, 0)
+    assert transcripts(emulator, ids)[ids[2]]["Transcript__c"] == emoji
+
+
+@pytest.mark.parametrize("threshold", [2, 10_000], ids=["bulk", "collections"])
+def test_on_empty_clear_sets_only_the_named_fields_to_null(emulator, client, tmp_path, threshold):
+    ids = conversation_ids(3)
+    opts = options(upsert={"bulk_threshold": threshold})
+    first = [row(i, Skill_Name__c="Billing", Agent_Name__c="Ann") for i in ids]
+    load_rows(client, [stage(tmp_path, first, "a.jsonl.gz")], tmp_path, opts)
+    again = [row(i) for i in ids]
+    for item in again:
+        item["fields"]["Skill_Name__c"] = ""
+        item["fields"].pop("Agent_Name__c")
+    again[0]["clear"] = ["Skill_Name__c"]  # the mapping says on_empty: clear for this field
+    again[1]["clear"] = ["Skill_Name__c"]
+    again[1]["fields"]["Skill_Name__c"] = "Sales"  # a value wins over clear
+
+    result = load_rows(client, [stage(tmp_path, again, "b.jsonl.gz")], tmp_path, opts)
+
+    records = transcripts(emulator, ids)
+    assert result["failed"] == 0
+    assert records[ids[0]]["Skill_Name__c"] is None and records[ids[0]]["Agent_Name__c"] == "Ann"
+    assert records[ids[1]]["Skill_Name__c"] == "Sales"
+    assert records[ids[2]]["Skill_Name__c"] == "Billing"  # no clear asked: left alone
+
+
+def test_file_shared_to_the_record_by_another_user_is_not_uploaded_again(emulator, client, tmp_path):
+    (cid,) = conversation_ids(1)
+    path = stage(tmp_path, [row(cid, "the transcript")])
+    load_rows(client, [path], tmp_path, options())  # field mode: the record, no file
+    record_id = transcripts(emulator, [cid])[cid]["Id"]
+    emulator.state.share_file(record_id, f"Transcript {cid}", f"{cid}.txt", b"the transcript")
+
+    result = load_rows(client, [path], tmp_path, options(transcript_mode=TranscriptMode.BOTH))
+
+    assert (result["files_unchanged"], result["files_uploaded"]) == (1, 0)
+    assert len(documents_on(emulator, {record_id})) == 1
+
+
+def test_file_upload_hit_by_a_500_is_retried_once_without_duplicate(emulator, client, tmp_path):
+    ids = conversation_ids(3)
+    opts = options(transcript_mode=TranscriptMode.ATTACHMENT)
+    path = stage(tmp_path, [row(i) for i in ids])
+    load_rows(client, [path], tmp_path, options())  # records exist: the files pass looks them up
+    emulator.state.faults.add(path="composite/sobjects$", method="POST", status=500, times=1)
+
+    result = load_rows(client, [path], tmp_path, opts)
+
+    assert (result["files_uploaded"], result["files_failed"], result["failed"]) == (3, 0, 0)
+    record_ids = {r["Id"] for r in transcripts(emulator, ids).values()}
+    assert len(documents_on(emulator, record_ids)) == 3
+
+
+def test_file_that_still_fails_fails_the_run(emulator, client, tmp_path):
+    ids = conversation_ids(2)
+    emulator.state.faults.add(path="composite/sobjects$", method="POST", status=500, times=None)
+    try:
+        result = load_rows(
+            client,
+            [stage(tmp_path, [row(i) for i in ids])],
+            tmp_path / "run",
+            options(transcript_mode=TranscriptMode.ATTACHMENT),
+        )
+    finally:
+        emulator.state.faults.clear()
+    assert (result["created"], result["files_failed"], result["failed"]) == (2, 2, 2)
+    failures = list(read_jsonl_gz(result["failed_path"]))
+    assert {f["stage"] for f in failures} == {"file"} and failures[0]["errors"][0]["code"] == "HTTP_5XX"
+
+
+UPSERTS = "PATCH /services/data/v{version}/composite/sobjects/{object_name}/{external_field}"
+JOBS = "POST /services/data/v{version}/jobs/ingest"
+
+
+def load_through_a_failed_job(emulator, client, tmp_path, caplog, count: int, reason: str):
+    """Load ``count`` rows in Bulk mode while the first job ends Failed with ``reason``."""
+    ids = conversation_ids(count)
+    emulator.state.fail_next_bulk_job(reason)
+    emulator.state.calls.reset()
+    with caplog.at_level(logging.WARNING):
+        result = load_rows(
+            client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, options(upsert={"bulk_threshold": 2})
+        )
+    assert (result["created"], result["failed"]) == (count, 0)
+    assert reason in caplog.text  # the job's errorMessage is logged
+    return emulator.state.calls.snapshot()
+
+
+def test_failed_bulk_job_logs_its_reason_and_falls_back_to_full_collections_calls(
+    emulator, client, tmp_path, caplog
+):
+    calls = load_through_a_failed_job(
+        emulator, client, tmp_path, caplog, 450, "InvalidBatch : Failed to process query"
+    )
+    assert calls.get(UPSERTS) == 3  # 200 + 200 + 50, never batches of 50
+    assert calls.get(JOBS) == 1
+
+
+def test_failed_bulk_job_for_a_passing_reason_gets_one_new_job(emulator, client, tmp_path, caplog):
+    calls = load_through_a_failed_job(
+        emulator, client, tmp_path, caplog, 300, "Internal server error, please retry"
+    )
+    assert calls.get(JOBS) == 2 and UPSERTS not in calls
+
+
+def test_transform_errors_in_both_staged_shapes_become_one_record_error(emulator, client, tmp_path):
+    ids = conversation_ids(2)
+    old_shape, new_shape = row(ids[0]), row(ids[1])
+    old_shape["errors"] = [{"field": "Start_Time__c", "code": "BAD_DATE", "message": "not a date"}]
+    new_shape["errors"] = [{"fields": ["Agent_Name__c"], "code": "TOO_LONG", "message": "cut"}]
+    result = load_rows(client, [stage(tmp_path, [old_shape, new_shape])], tmp_path, options())
+    failures = {f["conversation_id"]: f["errors"] for f in read_jsonl_gz(result["failed_path"])}
+    assert failures[ids[0]] == [{"code": "BAD_DATE", "message": "not a date", "fields": ["Start_Time__c"]}]
+    assert failures[ids[1]] == [{"code": "TOO_LONG", "message": "cut", "fields": ["Agent_Name__c"]}]

@@ -17,36 +17,24 @@ def created(request, context):
     return [{"id": f"068{i}", "success": True, "errors": []} for i, _ in enumerate(request.json()["records"])]
 
 
+def answers(*records_lists):
+    return [{"json": {"totalSize": len(r), "done": True, "records": r}} for r in records_lists]
+
+
+def link(record_id: str, document_id: str, version_id: str, checksum: str, path: str, title: str) -> dict:
+    version = {"Checksum": checksum, "PathOnClient": path, "Title": title}
+    document = {"LatestPublishedVersionId": version_id, "LatestPublishedVersion": version}
+    return {"LinkedEntityId": record_id, "ContentDocumentId": document_id, "ContentDocument": document}
+
+
 def test_same_checksum_is_unchanged_changed_is_a_new_version_absent_is_inserted(http, client):
     files = [item(1), item(2, b"changed"), item(3)]
-    versions = [
-        {
-            "Id": "0681",
-            "ContentDocumentId": "0691",
-            "Checksum": hashlib.md5(b"hello").hexdigest(),
-            "FirstPublishLocationId": "a0L1",
-            "PathOnClient": "c1.txt",
-            "IsLatest": True,
-        },
-        {
-            "Id": "0682",
-            "ContentDocumentId": "0692",
-            "Checksum": "old",
-            "FirstPublishLocationId": "a0L2",
-            "PathOnClient": "c2.txt",
-            "IsLatest": True,
-        },
-        {
-            "Id": "0689",
-            "ContentDocumentId": "0699",
-            "Checksum": "x",
-            "FirstPublishLocationId": "a0L3",
-            "PathOnClient": "agent-notes.pdf",
-            "Title": "Notes",
-            "IsLatest": True,
-        },
+    links = [
+        link("a0L1", "0691", "0681", hashlib.md5(b"hello").hexdigest(), "c1.txt", "Transcript c1"),
+        link("a0L2", "0692", "0682", "old", "c2.txt", "Transcript c2"),
+        link("a0L3", "0699", "0689", "x", "agent-notes.pdf", "Notes"),  # someone else's file
     ]
-    http.get(f"{BASE}query/", json={"totalSize": 3, "done": True, "records": versions})
+    http.get(f"{BASE}query/", answers(links))
     http.post(f"{BASE}composite/sobjects", json=created)
 
     outcomes = {o.conversation_id: o.status for o in sync_files(client, FileSettings(), files)}
@@ -55,25 +43,18 @@ def test_same_checksum_is_unchanged_changed_is_a_new_version_absent_is_inserted(
     sent = http.last_request.json()["records"]
     assert sent[0]["ContentDocumentId"] == "0692" and "FirstPublishLocationId" not in sent[0]
     assert sent[1]["FirstPublishLocationId"] == "a0L3" and sent[1]["VersionData"] == "aGVsbG8="
-    assert sum(1 for r in http.request_history if "query" in r.url) == 1
+    queries = [r.qs["q"][0].lower() for r in http.request_history if "query" in r.url]
+    assert len(queries) == 1
+    assert "from contentdocumentlink where linkedentityid in" in queries[0]
+    assert "contentdocument.latestpublishedversion.checksum" in queries[0]
 
 
-def test_latest_version_without_publish_location_is_looked_up_by_document(http, client):
-    first = {
-        "Id": "0681",
-        "ContentDocumentId": "0691",
-        "Checksum": "old",
-        "FirstPublishLocationId": "a0L1",
-        "PathOnClient": "c1.txt",
-        "IsLatest": False,
-    }
-    latest = {"Id": "0682", "ContentDocumentId": "0691", "Checksum": hashlib.md5(b"hello").hexdigest()}
-    http.get(
-        f"{BASE}query/",
-        [{"json": {"done": True, "records": [first]}}, {"json": {"done": True, "records": [latest]}}],
-    )
+def test_no_linked_document_means_one_lookup_and_an_insert(http, client):
+    http.get(f"{BASE}query/", answers([]))
+    http.post(f"{BASE}composite/sobjects", json=created)
     outcomes = sync_files(client, FileSettings(), [item(1)])
-    assert [o.status for o in outcomes] == ["unchanged"]
+    assert [o.status for o in outcomes] == ["uploaded"]
+    assert sum(1 for r in http.request_history if "query" in r.url) == 1
 
 
 def test_oversized_file_is_skipped_and_batches_split_by_bytes(http, client):

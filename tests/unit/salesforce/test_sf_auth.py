@@ -85,8 +85,9 @@ def test_jwt_bearer_signs_rs256_claims(http, tmp_path):
     assert token.access_token == "tok-jwt" and token.instance_url == INSTANCE
     form = dict(pair.split("=", 1) for pair in http.last_request.text.split("&"))
     assert form["grant_type"] == "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+    # Signed for the production login host, not the My Domain the token is requested from.
     claims = jwt.decode(
-        form["assertion"], key.public_key(), algorithms=["RS256"], audience="https://acme.my.salesforce.com"
+        form["assertion"], key.public_key(), algorithms=["RS256"], audience="https://login.salesforce.com"
     )
     assert claims["iss"] == "cid" and claims["sub"] == "int@acme.com"
     assert "tok-jwt" not in repr(token)
@@ -103,3 +104,34 @@ def test_instance_url_override_wins(http):
 def test_jwt_without_key_is_refused_by_settings():
     with pytest.raises(ValueError, match="private key"):
         SalesforceConnectionSettings(auth_flow=AuthFlow.JWT_BEARER, client_id="cid", username="u")
+
+
+@pytest.mark.parametrize(
+    ("token_url", "explicit", "audience"),
+    [
+        ("https://acme.my.salesforce.com/services/oauth2/token", None, "https://login.salesforce.com"),
+        ("https://login.salesforce.com/services/oauth2/token", None, "https://login.salesforce.com"),
+        ("https://test.salesforce.com/services/oauth2/token", None, "https://test.salesforce.com"),
+        (
+            "https://acme--uat.sandbox.my.salesforce.com/services/oauth2/token",
+            None,
+            "https://test.salesforce.com",
+        ),
+        (
+            "https://acme.my.salesforce.com/services/oauth2/token",
+            "https://acme.my.site.com",
+            "https://acme.my.site.com",
+        ),
+    ],
+    ids=["my-domain", "production", "sandbox", "sandbox-my-domain", "explicit-wins"],
+)
+def test_jwt_audience_defaults_by_environment_and_the_explicit_setting_wins(token_url, explicit, audience):
+    settings = SalesforceConnectionSettings(
+        auth_flow=AuthFlow.JWT_BEARER,
+        client_id="cid",
+        username="int@acme.com",
+        private_key="-----BEGIN PRIVATE KEY-----",
+        token_url=token_url,
+        jwt_audience=explicit,
+    )
+    assert TokenProvider(settings)._jwt_claims()["aud"] == audience

@@ -95,7 +95,7 @@ def test_bulk_csv_is_rfc4180_with_shared_header_and_results_matched_by_external_
     upload.close()
 
 
-def test_rows_missing_from_every_result_file_are_unprocessed(http, client):
+def test_rows_of_a_failed_job_carry_its_error_message(http, client):
     upload = BulkUpload(["LP_Conversation_Id__c"], "LP_Conversation_Id__c")
     upload.add({"LP_Conversation_Id__c": "c9"})
     jobs = f"{BASE}jobs/ingest"
@@ -107,7 +107,7 @@ def test_rows_missing_from_every_result_file_are_unprocessed(http, client):
         http.get(f"{jobs}/750F/{kind}/", text="")
     ((record, outcome),) = list(run_bulk_job(client, SETTINGS, upload, dict))
     assert record == {"LP_Conversation_Id__c": "c9"}
-    assert outcome.errors[0].code == "UNPROCESSED" and "InvalidBatch" in outcome.errors[0].message
+    assert outcome.errors[0].code == "BULK_JOB_FAILED" and "InvalidBatch" in outcome.errors[0].message
 
 
 def test_bulk_error_text_is_split_into_code_message_fields():

@@ -127,7 +127,7 @@ def token_router(state: SalesforceState) -> APIRouter:
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
         instance_url = str(request.base_url).rstrip("/")
         try:
-            _authenticate(state, form, request.headers.get("authorization"), instance_url)
+            _authenticate(state, form, request.headers.get("authorization"))
         except OAuthError as failure:
             return JSONResponse({"error": failure.code, "error_description": failure.description}, 400)
         return JSONResponse(state.tokens.issue(instance_url))
@@ -135,7 +135,7 @@ def token_router(state: SalesforceState) -> APIRouter:
     return router
 
 
-def _authenticate(state: SalesforceState, form: dict[str, str], authorization: str | None, url: str) -> None:
+def _authenticate(state: SalesforceState, form: dict[str, str], authorization: str | None) -> None:
     grant = form.get("grant_type")
     if grant == "client_credentials":
         basic_id, basic_secret = basic_credentials(authorization)
@@ -143,7 +143,7 @@ def _authenticate(state: SalesforceState, form: dict[str, str], authorization: s
             form.get("client_id") or basic_id, form.get("client_secret") or basic_secret
         )
     elif grant == JWT_GRANT:
-        state.tokens.jwt_bearer(form.get("assertion"), url)
+        state.tokens.jwt_bearer(form.get("assertion"))
     else:
         raise OAuthError("unsupported_grant_type", "grant type not supported")
 
@@ -151,6 +151,8 @@ def _authenticate(state: SalesforceState, form: dict[str, str], authorization: s
 class SalesforceFaults(BaseModel):
     bulk_job_fails: bool | str = False
     lock_rows: dict[str, int] = {}
+    concurrent_limit: int = 0
+    """The next N API calls answer 403 REQUEST_LIMIT_EXCEEDED ``ConcurrentPerOrgLongTxn``."""
 
 
 class ApiUsage(BaseModel):
@@ -172,6 +174,8 @@ def control_router(state: SalesforceState) -> APIRouter:
             state.fail_next_bulk_job(body.bulk_job_fails if isinstance(body.bulk_job_fails, str) else None)
         if body.lock_rows:
             state.lock_rows(body.lock_rows)
+        if body.concurrent_limit:
+            state.limit_concurrent_requests(body.concurrent_limit)
         return {"lock_rows": state.locks.snapshot()}
 
     @router.post("/limits")

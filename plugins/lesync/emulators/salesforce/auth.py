@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -25,7 +24,9 @@ ORG_ID = "00DEM0000000001EAA"
 USER_ID = "005EM0000000001AAA"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME_S = 180
-LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
+#: The JWT ``aud`` Salesforce accepts per environment (api-facts: "JWT bearer audience"); never the
+#: My Domain or instance host.
+AUDIENCES = {"production": "https://login.salesforce.com", "sandbox": "https://test.salesforce.com"}
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,16 @@ class TokenService:
         username: str,
         lifetime_s: float,
         public_key_file: Path,
+        environment: str = "production",
+        extra_audiences: tuple[str, ...] = (),
     ):
         self.client_id = client_id
         self.client_secret = client_secret
         self.username = username
         self.lifetime_s = lifetime_s
         self.public_key = public_key_file.read_bytes()
+        #: ``aud`` values this org accepts: its environment's login host, plus Experience Cloud sites.
+        self.audiences = [AUDIENCES[environment], *extra_audiences]
         self._expiry: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -113,7 +118,7 @@ class TokenService:
         if client_id != self.client_id or not hmac.compare_digest(client_secret or "", self.client_secret):
             raise OAuthError("invalid_client", "invalid client credentials")
 
-    def jwt_bearer(self, assertion: str | None, instance_url: str) -> None:
+    def jwt_bearer(self, assertion: str | None) -> None:
         """Check an RS256 assertion: signature, iss (client id), sub (user), aud (login host), exp."""
         if not assertion:
             raise OAuthError("invalid_grant", "invalid assertion")
@@ -122,7 +127,7 @@ class TokenService:
                 assertion,
                 self.public_key,
                 algorithms=["RS256"],
-                audience=_accepted_audiences(instance_url),
+                audience=self.audiences,
                 options={"require": ["exp", "iss", "sub", "aud"]},
             )
         except jwt.ExpiredSignatureError:
@@ -137,13 +142,6 @@ class TokenService:
             raise OAuthError("invalid_grant", "user hasn't approved this consumer")
         if float(claims["exp"]) > time.time() + MAX_ASSERTION_LIFETIME_S + 5:
             raise OAuthError("invalid_grant", "assertion expiration must be within 3 minutes")
-
-
-def _accepted_audiences(instance_url: str) -> list[str]:
-    """The login hosts Salesforce accepts as ``aud``, plus the emulator's own URL and host."""
-    host = urlparse(instance_url).netloc
-    audiences = [*LOGIN_AUDIENCES, instance_url, host]
-    return audiences + [a + "/" for a in audiences if a.startswith("https://")]
 
 
 def basic_credentials(header: str | None) -> tuple[str | None, str | None]:

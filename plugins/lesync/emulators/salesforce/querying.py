@@ -21,16 +21,18 @@ from .store import Store, quote
 from .validation import ObjectFields, parse_date, parse_datetime
 
 PAGE_SIZE = 2000
+#: SOQL follows at most five child-to-parent relationships in one field path.
+MAX_RELATIONSHIP_HOPS = 5
 MAX_LOCATORS = 200
 
 
 @dataclass
 class Column:
-    """One selected field: a plain column, or ``relationship.field`` through a reference."""
+    """One selected field: a plain column, or ``a.b.field`` through references (up to 5 hops)."""
 
     name: str
-    reference: str | None = None
-    relationship: str | None = None
+    #: (reference field, relationship name) per hop, from the queried object outwards.
+    hops: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -69,6 +71,7 @@ class QueryService:
                 f"sObject type '{query.object_name}' is not supported. If you are attempting to use a "
                 "custom object, be sure to append the '__c' after the entity name.",
             )
+        _check_link_filter(fields.name, query.where)
         columns = [self._column(fields, name) for name in query.fields]
         where_sql, params = self._where(fields, query.where, include_deleted)
         if query.count_only:
@@ -94,14 +97,29 @@ class QueryService:
             if canonical is None:
                 raise invalid_field(name, fields.name)
             return Column(canonical)
-        relationship, _, target_field = name.partition(".")
-        reference = self._reference_for(fields, relationship)
-        if reference is None or "." in target_field:
+        *relationships, target_field = name.split(".")
+        if len(relationships) > MAX_RELATIONSHIP_HOPS:
             raise invalid_field(name, fields.name)
-        targets = fields.field(reference).reference_to
-        if not any(self._target_field(t, target_field) for t in targets):
+        hops, objects = [], [fields]
+        for relationship in relationships:
+            hop, objects = self._hop(objects, relationship)
+            if hop is None:
+                raise invalid_field(name, fields.name)
+            hops.append(hop)
+        if not any(obj.canonical(target_field) for obj in objects):
             raise invalid_field(name, fields.name)
-        return Column(target_field, reference, _relationship_name(reference))
+        return Column(target_field, tuple(hops))
+
+    def _hop(
+        self, objects: list[ObjectFields], relationship: str
+    ) -> tuple[tuple[str, str] | None, list[ObjectFields]]:
+        """The reference named ``relationship`` on any of ``objects``, and the objects it points to."""
+        for obj in objects:
+            reference = self._reference_for(obj, relationship)
+            if reference is not None:
+                targets = [self.store.fields(t) for t in obj.field(reference).reference_to]
+                return (reference, _relationship_name(reference)), [t for t in targets if t]
+        return None, []
 
     def _reference_for(self, fields: ObjectFields, relationship: str) -> str | None:
         for name, definition in fields.definition.fields.items():
@@ -272,30 +290,58 @@ class QueryService:
     def _record(self, cursor: Cursor, row: Any, version: str) -> dict[str, Any]:
         record: dict[str, Any] = {"attributes": _attributes(cursor.fields.name, row["Id"], version)}
         for column in cursor.columns:
-            if column.reference is None:
+            if not column.hops:
                 record[column.name] = _output(
                     cursor.fields, column.name, row[column.name], row["Id"], version
                 )
             else:
-                self._add_related(record, column, row[column.reference], version)
+                self._add_related(record, column, row, version)
         return record
 
-    def _add_related(
-        self, record: dict[str, Any], column: Column, related_id: str | None, version: str
-    ) -> None:
-        if related_id is None:
-            record.setdefault(column.relationship, None)
-            return
-        target = self.store.object_of_id(related_id)
-        target_fields = self.store.fields(target) if target else None
-        related = self.store.get(target, related_id) if target_fields else None
-        nested = record.get(column.relationship) or {"attributes": _attributes(target, related_id, version)}
-        name = target_fields.canonical(column.name) if target_fields else None
-        value = related.get(name) if related and name else None
-        nested[name or column.name] = (
-            _output(target_fields, name, value, related_id, version) if name else None
+    def _add_related(self, record: dict[str, Any], column: Column, row: Any, version: str) -> None:
+        """``{"Rel": {"attributes", "Rel2": {..., "Field": value}}}``; a null reference ends the path."""
+        container, current = record, row
+        for index, (reference, relationship) in enumerate(column.hops):
+            related_id = current[reference] if current is not None and reference in current.keys() else None
+            if related_id is None:
+                container.setdefault(relationship, None)
+                return
+            target = self.store.object_of_id(related_id)
+            target_fields = self.store.fields(target) if target else None
+            related = self.store.get(target, related_id) if target_fields else None
+            nested = container.get(relationship) or {"attributes": _attributes(target, related_id, version)}
+            container[relationship] = nested
+            if index == len(column.hops) - 1:
+                name = target_fields.canonical(column.name) if target_fields else None
+                value = related.get(name) if related and name else None
+                nested[name or column.name] = (
+                    _output(target_fields, name, value, related_id, version) if name else None
+                )
+                return
+            container, current = nested, related
+
+
+#: ContentDocumentLink can only be queried by the ids it links (the SOQL reference's
+#: "Implementation restriction" on ContentDocumentLink; api-facts "Files by record").
+LINK_FILTER_FIELDS = frozenset({"id", "contentdocumentid", "linkedentityid"})
+
+
+def _check_link_filter(object_name: str, where: Condition | None) -> None:
+    if object_name == "ContentDocumentLink" and not _filters_by_id(where):
+        raise malformed(
+            "Implementation restriction: ContentDocumentLink requires a filter by a single Id on "
+            "ContentDocumentId or LinkedEntityId using the equals operator or multiple Id's using the "
+            "IN operator."
         )
-        record[column.relationship] = nested
+
+
+def _filters_by_id(node: Condition | None) -> bool:
+    """An ``=`` or ``IN`` on a link id, alone or ANDed with other conditions."""
+    if node is None:
+        return False
+    if node.op == "AND":
+        return any(_filters_by_id(child) for child in node.children)
+    return (node.field or "").lower() in LINK_FILTER_FIELDS and node.op.upper() in ("=", "IN")
 
 
 def _field_kind(fields: ObjectFields, name: str) -> str:

@@ -179,15 +179,24 @@ def rest_router(state: SalesforceState) -> APIRouter:
             return _multiple_choices(fields, result.duplicates, version)
         if result.errors:
             raise SalesforceApiError(400, result.errors)
-        if result.created:
-            return JSONResponse(
-                {"id": result.id, "success": True, "errors": [], "created": True}, status_code=201
-            )
-        return Response(status_code=204)
+        return _upsert_answer(result.id, result.created, version)
 
     for resource, include_deleted in (("query", False), ("queryAll", True)):
         _add_query_routes(router, state, resource, include_deleted, version_of)
     return router
+
+
+#: From API 46.0 an upsert that updates answers 200 with a body; before, 204 with none (api-facts).
+UPSERT_UPDATE_BODY_SINCE = 46.0
+
+
+def _upsert_answer(record_id: str, created: bool, version: str) -> Response:
+    """201 with ``{id, success, errors, created: true}`` on insert; on update 200 with
+    ``created: false`` (API 46.0 and later) or 204 without a body (45.0 and earlier)."""
+    if not created and float(version) < UPSERT_UPDATE_BODY_SINCE:
+        return Response(status_code=204)
+    body = {"id": record_id, "success": True, "errors": [], "created": created}
+    return JSONResponse(body, status_code=201 if created else 200)
 
 
 def _add_query_routes(

@@ -13,6 +13,12 @@ from .querying import QueryService
 from .schema import OrgSchema, load_schema
 from .store import RowLocks, Store, ValidationRule
 
+#: api-facts "REQUEST_LIMIT_EXCEEDED": the concurrent long-running request limit, a transient refusal.
+CONCURRENT_LIMIT_ERROR = {
+    "message": "ConcurrentPerOrgLongTxn Limit exceeded.",
+    "errorCode": "REQUEST_LIMIT_EXCEEDED",
+    "fields": [],
+}
 SUPPORTED_VERSIONS = tuple(f"{v}.0" for v in range(50, 63))
 MB = 1024 * 1024
 
@@ -26,6 +32,10 @@ class SalesforceEmulatorConfig:
     username: str = "integration@lesync.example"
     api_version: str = "62.0"
     token_lifetime_s: float = 7200
+    environment: str = "production"
+    """``production`` accepts JWT ``aud`` https://login.salesforce.com, ``sandbox`` https://test.salesforce.com."""
+    jwt_extra_audiences: tuple[str, ...] = ()
+    """Experience Cloud site URLs also accepted as JWT ``aud``."""
     daily_api_limit: int = 100_000
     bulk_field_cap: int = 32_000
     schema_path: Path | str | None = None
@@ -95,6 +105,8 @@ class SalesforceState:
             config.username,
             config.token_lifetime_s,
             self.jwt_keys.public_key_file,
+            config.environment,
+            config.jwt_extra_audiences,
         )
         self.queries = QueryService(self.store, config.query_page_size)
         self.bulk = BulkJobs(self)
@@ -110,6 +122,24 @@ class SalesforceState:
     def fail_next_bulk_job(self, message: str | None = None) -> None:
         """The next ingest job to be closed (UploadComplete) ends Failed."""
         self.bulk.fail_next(message)
+
+    def limit_concurrent_requests(self, times: int = 1, path: str = "/services/data/") -> None:
+        """The next ``times`` matching calls answer 403 ``ConcurrentPerOrgLongTxn Limit exceeded``
+        (too many long-running requests: transient, unlike the daily ``TotalRequests``)."""
+        self.faults.add(path=path, status=403, body=[CONCURRENT_LIMIT_ERROR], times=times)
+
+    def share_file(self, record_id: str, title: str, path_on_client: str, data: bytes) -> str:
+        """A file another user uploaded to their own library and shared to ``record_id``: its
+        ``FirstPublishLocationId`` is not the record, only a ``ContentDocumentLink`` ties them."""
+        version_id = self.store.create(
+            "ContentVersion", {"Title": title, "PathOnClient": path_on_client, "VersionData": data}
+        ).id
+        document_id = self.store.get("ContentVersion", version_id)["ContentDocumentId"]
+        self.store.insert_system(
+            "ContentDocumentLink",
+            {"ContentDocumentId": document_id, "LinkedEntityId": record_id, "ShareType": "V"},
+        )
+        return document_id
 
     def set_api_usage(self, used: int | None = None, max: int | None = None) -> None:  # noqa: A002
         self.limits.set(used, max)

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from lesync.text import utf16_length
+
 from .errors import error
 from .ids import normalize_id
 from .schema import SYSTEM_FIELDS, TEXT_TYPES, FieldDef, ObjectDef
@@ -118,7 +120,7 @@ def _coerce_text(fields: ObjectFields, name: str, field: FieldDef, value: Any, c
         raise _type_problem(fields, name, value)
     text = _plain_text(value)
     limit = min(field.length, cap) if cap else field.length
-    if field.length and len(text) > limit:
+    if field.length and len(text) > limit // 2 and utf16_length(text) > limit:  # api-facts: UTF-16 units
         shown = text[:100] + ("..." if len(text) > 100 else "")
         raise InvalidValueError(
             error(
