@@ -7,9 +7,7 @@ import subprocess
 import sys
 
 import pytest
-
-USERS = {"admin": "admin", "viewer": "viewer"}  # username -> SimpleAuthManager role
-PASSWORDS = {"admin": "admin-pw-1", "viewer": "viewer-pw-1"}
+from ui_seed import PASSWORDS, USERS
 
 
 @pytest.fixture

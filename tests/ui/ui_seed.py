@@ -1,4 +1,4 @@
-"""One seeded store for the UI tests: the demo integration with two runs and three failed records."""
+"""The UI tests' world: two users, and the demo integration with two runs and three failed records."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import datetime as dt
 
 from ui_fake_store import FakeStateStore
 
+USERS = {"admin": "admin", "viewer": "viewer"}  # SimpleAuthManager username -> role
+PASSWORDS = {"admin": "admin-pw-1", "viewer": "viewer-pw-1"}
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 FAILED_RUN = "scheduled__2026-11-30T09:00:00+00:00"
 EARLIER_RUN = "scheduled__2026-11-30T06:00:00+00:00"

@@ -29,6 +29,20 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 COUNT_KEYS = ("extracted", "created", "updated", "unchanged", "failed", "skipped")
 
 
+def _when(value: dt.datetime | str | None) -> str:
+    """A moment as ``2026-11-30 09:01 UTC`` (the store's rows carry aware date-times)."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+TEMPLATES.env.filters["when"] = _when
+
+
 # --- who is asking -----------------------------------------------------------------------------
 
 
