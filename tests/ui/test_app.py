@@ -193,3 +193,10 @@ def test_the_plugin_declares_a_mounted_app_and_a_nav_entry():
     assert not any(mounted["url_prefix"].startswith(p) for p in RESERVED_URL_PREFIXES)
     [view] = LesyncPlugin.external_views
     assert ExternalViewResponse.model_validate(view).href == "/lesync/"
+
+
+def test_the_class_path_for_the_entry_point_names_a_valid_plugin():
+    """What the ``airflow.plugins`` entry point (and a provider's ``plugins`` list) will name."""
+    from airflow.plugins_manager import import_string, is_valid_plugin
+
+    assert is_valid_plugin(import_string("lesync.ui.plugin.LesyncPlugin"))
