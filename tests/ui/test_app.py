@@ -46,8 +46,9 @@ def login(client: TestClient, auth_manager, username: str, role: str) -> TestCli
 
 
 def test_anonymous_requests_get_nothing(client):
-    assert client.get("/api/integrations").status_code == 401
-    assert client.get("/api/integrations/demo/failed").status_code == 401
+    for endpoint in ("/api/integrations", "/api/integrations/demo/failed", "/api/integrations/demo/runs"):
+        assert client.get(endpoint).status_code == 401
+    assert client.get("/api/openapi.json").status_code == 404
     for page in ("/", "/integrations/demo"):
         response = client.get(page)
         assert response.status_code == 303

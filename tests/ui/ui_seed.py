@@ -14,7 +14,11 @@ EARLIER_RUN = "scheduled__2026-11-30T06:00:00+00:00"
 
 
 def seeded_store(integration: str = "demo") -> FakeStateStore:
-    store = FakeStateStore()
+    return seed(FakeStateStore(), integration)
+
+
+def seed(store, integration: str = "demo"):
+    """Writes the world through the store's write methods only, so the real StateStore can take it."""
     store.start_run(
         EARLIER_RUN,
         integration,

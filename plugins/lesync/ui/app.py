@@ -201,7 +201,7 @@ def create_app() -> FastAPI:
         description="lesync runs and failed records, per integration (HTML pages and JSON for scripts).",
         docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=None,  # nothing for anonymous callers, not even the endpoint list
     )
     _add_json_routes(app)
     _add_page_routes(app)
