@@ -201,3 +201,12 @@ def test_the_class_path_for_the_entry_point_names_a_valid_plugin():
     from airflow.plugins_manager import import_string, is_valid_plugin
 
     assert is_valid_plugin(import_string("lesync.ui.plugin.LesyncPlugin"))
+
+
+def test_the_nav_entry_follows_a_base_url_with_a_path(monkeypatch):
+    from lesync.ui import plugin
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/ops/")
+    assert plugin._page_path() == "/ops/lesync/"
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://localhost:8080")
+    assert plugin._page_path() == "/lesync/"

@@ -10,9 +10,18 @@ scan from importing it a second time.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from airflow.configuration import conf
 from airflow.plugins_manager import AirflowPlugin
 
 from lesync.ui.app import MOUNT_PREFIX, create_app
+
+
+def _page_path() -> str:
+    """The page's path as the browser sees it: under ``[api] base_url``'s path when Airflow has one."""
+    root = urlsplit(conf.get("api", "base_url", fallback="") or "/").path.rstrip("/")
+    return f"{root}{MOUNT_PREFIX}/"
 
 
 class LesyncPlugin(AirflowPlugin):
@@ -21,7 +30,7 @@ class LesyncPlugin(AirflowPlugin):
     external_views = [
         {
             "name": "lesync",
-            "href": f"{MOUNT_PREFIX}/",
+            "href": _page_path(),
             "url_route": "lesync",
             "destination": "nav",
             "category": "browse",
