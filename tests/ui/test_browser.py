@@ -210,6 +210,8 @@ def test_admin_replays_a_rejected_record_from_the_page(server, browser, tmp_path
     page.screenshot(path=tmp_path / "2-replay-triggered.png", full_page=True)
 
     triggered = page.locator("#replay-run-link").inner_text()
+    assert row.get_by_text("replay queued").is_visible()
+    assert row.get_by_role("checkbox").is_disabled()  # a second click cannot queue it twice
     [new_run] = [run for run in _replay_runs(server) if run["dag_run_id"] not in before]
     assert new_run["dag_run_id"] == triggered
     assert new_run["conf"] == {"liveperson_ids": ["LP-REJECTED-1"]}

@@ -4,7 +4,7 @@
   const cfg = JSON.parse(document.getElementById("lesync-config").textContent);
   const notice = document.getElementById("replay-result");
   const picks = () => Array.from(document.querySelectorAll("input.pick"));
-  const selectedIds = () => picks().filter((box) => box.checked).map((box) => box.value);
+  const selectedIds = () => picks().filter((box) => box.checked && !box.disabled).map((box) => box.value);
   const replaySelected = document.getElementById("replay-selected");
 
   function refresh() {
@@ -21,6 +21,18 @@
   }
 
   const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+  // Rows whose replay was triggered: unchecked and tagged, so a second click does not queue them twice.
+  function markQueued(ids, runId) {
+    ids.forEach((id) => {
+      const box = picks().find((candidate) => candidate.value === id);
+      if (!box) return;
+      box.checked = false;
+      box.disabled = true;
+      box.insertAdjacentHTML("afterend", ` <span class="state state-queued" title="${escape(runId)}">replay queued</span>`);
+    });
+    refresh();
+  }
 
   async function trigger(conf, what) {
     show("info", `Triggering ${escape(cfg.replayDagId)} for ${escape(what)}…`);
@@ -45,10 +57,16 @@
     const runUrl = `${cfg.replayDagUrl}/runs/${encodeURIComponent(body.dag_run_id)}`;
     show("ok", `Replay triggered for ${escape(what)}: run <a target="_top" id="replay-run-link" href="${escape(runUrl)}">` +
       `${escape(body.dag_run_id)}</a> (${escape(body.state || "queued")}).`);
+    markQueued(conf.liveperson_ids || [], body.dag_run_id);
   }
 
   const all = document.getElementById("pick-all");
-  if (all) all.addEventListener("change", () => { picks().forEach((box) => { box.checked = all.checked; }); refresh(); });
+  if (all) {
+    all.addEventListener("change", () => {
+      picks().filter((box) => !box.disabled).forEach((box) => { box.checked = all.checked; });
+      refresh();
+    });
+  }
   picks().forEach((box) => box.addEventListener("change", refresh));
   if (replaySelected) {
     replaySelected.addEventListener("click", () => {
