@@ -16,5 +16,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+  # The editable build leaves plugins/lesync.egg-info, which sits on sys.path (plugins/) next to
+  # the installed dist-info: Airflow would then see lesync's entry points twice.
+  rm -rf plugins/lesync.egg-info
   echo "$want" > "$stamp"
 fi

@@ -50,3 +50,14 @@ def test_the_form_asks_for_exactly_our_fields(providers):
 def test_salesforce_keeps_the_providers_form(runtime_hooks):
     """lesync reads the provider's ``salesforce`` type; it registers no second one."""
     assert runtime_hooks["salesforce"].package_name == "apache-airflow-providers-salesforce"
+
+
+def test_the_ui_plugin_is_loaded_once_by_the_api_server():
+    """What ``airflow api-server`` mounts: the lesync FastAPI app, once, with no import error."""
+    from airflow import plugins_manager
+
+    plugins, import_errors = plugins_manager._get_plugins()
+    assert [p.name for p in plugins].count("lesync") == 1
+    assert not {source: error for source, error in import_errors.items() if "lesync" in source + error}
+    apps, _ = plugins_manager.get_fastapi_plugins()
+    assert [app["url_prefix"] for app in apps if app["name"] == "lesync"] == ["/lesync"]

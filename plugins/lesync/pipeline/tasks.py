@@ -288,7 +288,7 @@ def load(
 
     client = client or salesforce_client(integration)
     rows_path = TransformResult.from_xcom(transformed).rows_path
-    out_dir = run_dir(integration, run_id)  # load_rows writes its files under <run>/load/
+    out_dir = run_dir(integration, run_id) / "load"  # the failures file: <run>/load/failed-N.jsonl.gz
     loaded = load_rows(client, [rows_path], str(out_dir), load_options(integration))
     return LoadResult.from_xcom(loaded).as_xcom()
 
