@@ -232,7 +232,18 @@ def _run_pools(args: argparse.Namespace) -> int:
     return done.returncode
 
 
-COMMANDS: tuple[Callable[[Any], None], ...] = (register_preview, register_demo, register_pools)
+def register_state(subparsers: Any) -> None:
+    from lesync.state.cli import register
+
+    register(subparsers)
+
+
+COMMANDS: tuple[Callable[[Any], None], ...] = (
+    register_preview,
+    register_demo,
+    register_pools,
+    register_state,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
