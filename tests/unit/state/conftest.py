@@ -7,8 +7,10 @@ test and dropped at the end. Skipped only when no PostgreSQL answers on 127.0.0.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -55,12 +57,43 @@ def _empty(store: StateStore) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request, tmp_path) -> Iterator[URL]:
+    """The URL of an empty, unmigrated database on each backend (PostgreSQL: created and dropped)."""
+    if request.param == "sqlite":
+        yield URL.create("sqlite", database=str(tmp_path / "fresh.db"))
+        return
+    request.getfixturevalue("postgres_url")  # skips when PostgreSQL is absent
+    admin = _admin_engine()
+    name = f"lesync_state_fresh_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, migrated once and copied by each test (migrating costs ~0.1 s)."""
+    path = tmp_path_factory.mktemp("state-template") / "state.db"
+    store = StateStore(URL.create("sqlite", database=str(path)))
+    store.migrate()
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request, tmp_path) -> URL:
     """The URL of a migrated, empty store on each backend."""
     if request.param == "sqlite":
-        url = URL.create("sqlite", database=str(tmp_path / "state.db"))
-        StateStore(url).migrate()
-        return url
+        path = tmp_path / "state.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return URL.create("sqlite", database=str(path))
     url = request.getfixturevalue("postgres_url")
     probe = StateStore(url)
     _empty(probe)
