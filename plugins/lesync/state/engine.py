@@ -116,7 +116,9 @@ def build_engine(url: URL | str) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=2, max_overflow=2, executemany_mode="values_plus_batch"
+        )
     raise StateStoreError(
         f"state store URL {masked(url)} uses {url.get_backend_name()!r}; use postgresql or sqlite"
     )

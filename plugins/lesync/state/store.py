@@ -228,9 +228,8 @@ class StateStore:
         ledger = self.run_counts(run_id)
         counts = {name: int(summary.get(name) or 0) for name in RUN_COUNT_COLUMNS}
         if ledger["records"]:
-            counts.update(
-                {name: ledger[name] for name in ("created", "updated", "unchanged", "failed", "skipped")}
-            )
+            counts.update({name: ledger[name] for name in ("created", "updated", "unchanged", "failed")})
+            counts["skipped"] = ledger["skipped"] or counts["skipped"]  # duplicates may not be in the ledger
         if ledger["files"]:
             counts.update(files_uploaded=ledger["files_uploaded"], files_failed=ledger["files_failed"])
         document = scrub_document({**summary, **{k: v for k, v in ledger.items() if k in summary}})
@@ -693,8 +692,8 @@ class StateStore:
         added = 0
         with write_transaction(self.engine) as conn:
             for chunk in _chunks(rows):
-                done = conn.execute(self._insert(table).on_conflict_do_nothing(), list(chunk))
-                added += max(done.rowcount, 0)
+                insert = self._insert(table).on_conflict_do_nothing().returning(table.c.conversation_id)
+                added += len(conn.execute(insert, list(chunk)).all())
         return added
 
     def open_conversations(self, integration: str, channel: str, limit: int = 1000) -> list[dict[str, Any]]:

@@ -118,11 +118,19 @@ def test_finish_run_takes_record_counts_from_the_ledger(store: StateStore) -> No
     store.start_run("acme", "window", RUN, T0, T0 + timedelta(hours=1), now=T0)
     store.record_outcomes(RUN, "acme", [ok("1"), ok("2")], attempt=1, now=T0)
     store.record_outcomes(RUN, "acme", [ok("1", "updated"), ok("2", "updated")], attempt=2, now=T0)
-    summary = {"extracted": 2, "created": 0, "updated": 2, "liveperson_calls": 4, "salesforce_calls": 3}
+    summary = {
+        "extracted": 3,
+        "created": 0,
+        "updated": 2,
+        "skipped": 1,
+        "liveperson_calls": 4,
+        "salesforce_calls": 3,
+    }
 
     stored = store.finish_run(RUN, summary, "success", {"verdict": "complete"}, now=T0 + timedelta(hours=1))
 
-    assert (stored["created"], stored["updated"], stored["extracted"]) == (2, 0, 2)
+    assert (stored["created"], stored["updated"], stored["extracted"]) == (2, 0, 3)
+    assert stored["skipped"] == 1  # a duplicate the load skipped without a ledger row
     run = store.get_run(RUN)
     assert (run["state"], run["created"], run["updated"], run["liveperson_calls"]) == ("success", 2, 0, 4)
     assert run["summary"]["created"] == 2
