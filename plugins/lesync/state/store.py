@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -356,17 +357,16 @@ class StateStore:
     ) -> None:
         stored = self._stored_attempt(conn, run_id, attempt, chunk)
         statuses = self._statuses(conn, integration, {o.liveperson_id for o in chunk})
-        inserts, replaced, new_status, changed_status = [], [], [], []
+        plan = _ChunkPlan()
         for outcome in chunk:
             key = (outcome.liveperson_id, outcome.target)
             old = stored.get(key)
             if old is not None and (old == _outcome_signature(outcome) or not supersedes(outcome, old[0])):
-                continue
+                continue  # this attempt already said so
             row = _outcome_row(run_id, attempt, integration, outcome, now)
-            (replaced if old is not None else inserts).append(row)
-            previous = statuses.get(key)
+            (plan.replaced if old is not None else plan.inserts).append(row)
             status = next_status(
-                previous,
+                statuses.get(key),
                 outcome,
                 run_id=run_id,
                 now=now,
@@ -378,11 +378,15 @@ class StateStore:
                 status.update(
                     integration=integration, liveperson_id=outcome.liveperson_id, target=outcome.target
                 )
-                (changed_status if previous is not None else new_status).append(status)
+                (plan.changed_status if key in statuses else plan.new_status).append(status)
+        self._write_outcomes(conn, run_id, attempt, plan)
+        self._write_statuses(conn, plan.new_status, plan.changed_status)
+
+    def _write_outcomes(self, conn: Connection, run_id: str, attempt: int, plan: _ChunkPlan) -> None:
         outcomes = schema.record_outcomes
-        if inserts:
-            conn.execute(outcomes.insert(), inserts)
-        for row in replaced:
+        if plan.inserts:
+            conn.execute(outcomes.insert(), plan.inserts)
+        for row in plan.replaced:
             conn.execute(
                 outcomes.update().where(
                     outcomes.c.run_id == run_id,
@@ -392,7 +396,6 @@ class StateStore:
                 ),
                 row,
             )
-        self._write_statuses(conn, new_status, changed_status)
 
     def _stored_attempt(
         self, conn: Connection, run_id: str, attempt: int, chunk: Sequence[LedgerOutcome]
@@ -831,9 +834,27 @@ class StateStore:
 # ---------------------------------------------------------------------- row helpers
 
 
+@dataclass
+class _ChunkPlan:
+    """What one chunk of outcomes writes: new and replaced outcome rows, new and changed statuses."""
+
+    inserts: list[dict] = field(default_factory=list)
+    replaced: list[dict] = field(default_factory=list)
+    new_status: list[dict] = field(default_factory=list)
+    changed_status: list[dict] = field(default_factory=list)
+
+
 def run_key(dag_id: str, run_id: str) -> str:
     """A run id unique across DAGs (Airflow's run ids repeat between DAGs: ``scheduled__<date>``)."""
     return f"{dag_id}/{run_id}"
+
+
+def dag_run_of(key: str) -> tuple[str, str]:
+    """``(dag_id, run_id)`` back from a ``run_key`` (DAG ids never hold a slash)."""
+    dag_id, slash, run_id = key.partition("/")
+    if not slash:
+        raise ValueError(f"{key!r} is not a run key; expected '<dag_id>/<run_id>' (see run_key)")
+    return dag_id, run_id
 
 
 def _filter_args(filters: dict[str, Any]) -> dict[str, Any]:

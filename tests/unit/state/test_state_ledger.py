@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lesync.state import LedgerOutcome, StateStore, StateStoreError
+from lesync.state import LedgerOutcome, StateStore, StateStoreError, dag_run_of, run_key
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -193,3 +193,11 @@ def test_naive_datetimes_are_refused(store: StateStore) -> None:
 
     with pytest.raises(Exception, match="naive datetime"):
         store.start_run("acme", "window", RUN, datetime(2026, 3, 1), None)
+
+
+def test_run_keys_are_unique_across_dags_and_split_back() -> None:
+    key = run_key("lesync__acme__window", "scheduled__2026-03-01T00:00:00+00:00")
+    assert key != run_key("lesync__globex__window", "scheduled__2026-03-01T00:00:00+00:00")
+    assert dag_run_of(key) == ("lesync__acme__window", "scheduled__2026-03-01T00:00:00+00:00")
+    with pytest.raises(ValueError, match="not a run key"):
+        dag_run_of("manual__1")
