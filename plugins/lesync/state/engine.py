@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +128,7 @@ def build_engine(url: URL | str) -> Engine:
 
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_file(Path(url.database))
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
 
     @event.listens_for(engine, "connect")
@@ -134,7 +136,6 @@ def _sqlite_engine(url: URL) -> Engine:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own BEGIN is deferred).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -145,6 +146,24 @@ def _sqlite_engine(url: URL) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Create the file in WAL mode once. WAL is a property of the file, so later connections need
+    no exclusive lock to set it; switching a brand-new file can meet another process doing the
+    same, and SQLite then answers "locked" at once instead of waiting: retry until the timeout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            with closing(sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)) as database:
+                if database.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    database.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise StateStoreError(f"cannot open the SQLite state store {path}: {error}") from None
+            time.sleep(0.05)
 
 
 @contextmanager
