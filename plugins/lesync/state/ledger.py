@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from lesync.contracts import RecordError
+
 SUCCESS = ("created", "updated", "unchanged")
 FAILED = "failed"
 SKIPPED = "skipped"
@@ -55,6 +57,22 @@ class LedgerOutcome:
     fields: tuple[str, ...] = ()
     transient: bool = False
     target: str = "record"  # "file": the record's transcript file (ContentVersion), counted apart
+
+    @classmethod
+    def failure(
+        cls, channel: str, liveperson_id: str, error: RecordError, *, transient: bool, target: str = "record"
+    ) -> LedgerOutcome:
+        """A failed outcome from the one shape of a per-record error (mapping or Salesforce)."""
+        return cls(
+            channel,
+            liveperson_id,
+            FAILED,
+            error_code=error.code,
+            message=error.message,
+            fields=tuple(error.fields),
+            transient=transient,
+            target=target,
+        )
 
     def __post_init__(self) -> None:
         if self.operation not in OPERATIONS:

@@ -201,3 +201,12 @@ def test_run_keys_are_unique_across_dags_and_split_back() -> None:
     assert dag_run_of(key) == ("lesync__acme__window", "scheduled__2026-03-01T00:00:00+00:00")
     with pytest.raises(ValueError, match="not a run key"):
         dag_run_of("manual__1")
+
+
+def test_a_record_error_becomes_a_failed_outcome() -> None:
+    from lesync.contracts import RecordError
+
+    error = RecordError("STRING_TOO_LONG", "Body: data value too large", ("Body",))
+    outcome = LedgerOutcome.failure("messaging", "c1", error, transient=False)
+    assert (outcome.operation, outcome.error_code, outcome.fields) == ("failed", "STRING_TOO_LONG", ("Body",))
+    assert outcome.message == "Body: data value too large" and outcome.transient is False
