@@ -5,7 +5,8 @@ Resolution order (first that applies):
 1. ``LESYNC_STATE_URL`` (an SQLAlchemy URL): for tests and operators who want to point a
    command at a given database without touching Airflow;
 2. the Airflow connection ``lesync_state`` (or the id given): type ``postgres`` (host, port,
-   schema = database, login, password) or ``sqlite`` (host = the file path);
+   schema = database, login, password) or ``sqlite`` (host = the file path, or a URI
+   ``sqlite:////path/state.db``);
 3. the embedded default: SQLite at ``<project root>/.lesync/state.db`` (project root = the folder
    holding ``include/``).
 
@@ -103,9 +104,11 @@ def url_from_connection(connection: Any, conn_id: str = DEFAULT_CONN_ID) -> URL:
             database=connection.schema or None,
         )
     if conn_type == "sqlite":
-        if not connection.host:
+        # The connection form puts the file in host; a URI (sqlite:////path/state.db) in schema.
+        path = connection.host or connection.schema
+        if not path:
             raise StateStoreError(f"connection {conn_id!r} (sqlite) needs the database file path as host")
-        return URL.create("sqlite", database=connection.host)
+        return URL.create("sqlite", database=path)
     raise StateStoreError(
         f"connection {conn_id!r} has type {conn_type or 'none'!r}; the state store needs a 'postgres' "
         "or 'sqlite' connection (or delete it to use the embedded SQLite file)"

@@ -57,6 +57,9 @@ def test_env_url_wins_then_the_airflow_connection_then_the_embedded_file(monkeyp
     monkeypatch.setenv("AIRFLOW_CONN_LESYNC_STATE", json.dumps(conn))
     assert (resolve_url().host, resolve_url().password) == ("pg", PASSWORD)
 
+    monkeypatch.setenv("AIRFLOW_CONN_LESYNC_STATE", f"sqlite:///{tmp_path}/conn.db")
+    assert resolve_url().database == f"{tmp_path}/conn.db"
+
     monkeypatch.setenv("LESYNC_STATE_URL", f"sqlite:///{tmp_path}/env.db")
     assert resolve_url().database == f"{tmp_path}/env.db"
     monkeypatch.setenv("LESYNC_STATE_URL", "not a url")
