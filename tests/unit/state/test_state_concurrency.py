@@ -3,9 +3,8 @@ tasks on several Celery workers do): nothing is lost, nothing is counted twice."
 
 from __future__ import annotations
 
-import multiprocessing
-
 from sqlalchemy import func, select
+from state_processes import parallel_map
 
 from lesync.state import LedgerOutcome, StateStore
 from lesync.state.schema import record_outcomes
@@ -44,8 +43,7 @@ def _work(args: tuple[str, int]) -> list[float]:
 
 def test_parallel_writers_lose_nothing_and_count_nothing_twice(store_url) -> None:
     url = store_url.render_as_string(hide_password=False)
-    with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
-        waits = pool.map(_work, [(url, worker) for worker in range(WORKERS)])
+    waits = parallel_map(_work, [(url, worker) for worker in range(WORKERS)])
 
     store = StateStore(url)
     distinct = {lp_id for worker in range(WORKERS) for lp_id in _ids(worker)}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
-
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from state_processes import parallel_map
 
 from lesync.state import LedgerOutcome, StateStore
 from lesync.state.migrate import alembic_config, head_revision
@@ -49,5 +48,4 @@ def _migrate(url: str) -> str:
 
 def test_two_processes_migrating_at_once_both_end_at_head(fresh_url) -> None:
     url = fresh_url.render_as_string(hide_password=False)
-    with multiprocessing.get_context("fork").Pool(3) as pool:
-        assert pool.map(_migrate, [url] * 3) == [head_revision()] * 3
+    assert parallel_map(_migrate, [url] * 3) == [head_revision()] * 3
