@@ -234,7 +234,19 @@ def _run_pools(args: argparse.Namespace) -> int:
     return done.returncode
 
 
-COMMANDS: tuple[Callable[[Any], None], ...] = (register_preview, register_demo, register_pools, register_org)
+def register_state(subparsers: Any) -> None:
+    from lesync.state.cli import register
+
+    register(subparsers)
+
+
+COMMANDS: tuple[Callable[[Any], None], ...] = (
+    register_preview,
+    register_demo,
+    register_pools,
+    register_state,
+    register_org,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

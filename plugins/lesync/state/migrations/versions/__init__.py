@@ -1,0 +1,1 @@
+"""One file per revision; a change to ``lesync.state.schema`` needs a new one here."""
