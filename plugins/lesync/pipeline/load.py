@@ -24,7 +24,7 @@ from lesync.salesforce.files import FAILED, SKIPPED, UNCHANGED, UPLOADED
 from lesync.salesforce.load_plan import LoadOptions, StagedRow, record_of
 from lesync.salesforce.loader import Failure, LoadOutcome, TranscriptLoader
 
-__all__ = ["LoadOptions", "load_rows", "record_for", "staged_row", "transform_errors"]
+__all__ = ["LoadOptions", "load_rows", "load_with_outcomes", "record_for", "staged_row", "transform_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,23 @@ def load_rows(
     options: LoadOptions | None = None,
 ) -> dict[str, Any]:
     """Upsert staged rows, upload their files; returns a ``LoadResult`` (XCom-sized), never payloads."""
+    return load_with_outcomes(client, rows_paths, out_dir, options)[0].as_xcom()
+
+
+def load_with_outcomes(
+    client: SalesforceClient,
+    rows_paths: str | os.PathLike | Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    options: LoadOptions | None = None,
+) -> tuple[LoadResult, LoadOutcome, dict[str, str]]:
+    """The load, plus what the ledger needs: every record's outcome and each id's channel."""
     paths = _as_list(rows_paths)
-    outcome = TranscriptLoader(client, options).load(lambda: _staged_rows(paths))
+    channels: dict[str, str] = {}
+    outcome = TranscriptLoader(client, options).load(lambda: _staged_rows(paths, channels))
     failed_path = _write_failures(out_dir, outcome.failures)
     result = _result(outcome, failed_path)
     _log_summary(result, outcome.failures)
-    return result.as_xcom()
+    return result, outcome, channels
 
 
 def staged_row(row: Row) -> StagedRow:
@@ -79,10 +90,12 @@ def transform_errors(errors: list[dict[str, Any]] | None) -> tuple[RecordError, 
     return tuple(found)
 
 
-def _staged_rows(paths: list[Any]) -> Iterator[StagedRow]:
+def _staged_rows(paths: list[Any], channels: dict[str, str]) -> Iterator[StagedRow]:
     for path in paths:
         for row in read_jsonl_gz(path):
-            yield staged_row(row)
+            staged = staged_row(row)
+            channels[staged.conversation_id] = str(row.get("channel") or "")
+            yield staged
 
 
 def _write_failures(out_dir: str | os.PathLike, failures: list[Failure]) -> str | None:

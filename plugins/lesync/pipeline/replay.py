@@ -8,13 +8,16 @@ the upsert key is still the LivePerson id, so a replay can never create a duplic
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from lesync.contracts import ExtractResult
 from lesync.mapping.transform import conversation_id
-from lesync.pipeline.staging import as_path, read_jsonl_gz
+from lesync.pipeline.staging import as_path
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +29,9 @@ IDS_PER_UNIT = 200
 def replay_units(pending: Iterable[dict[str, Any]], ids_per_unit: int = IDS_PER_UNIT) -> list[dict[str, Any]]:
     """Extract units for records wanted by id: ``{"channel", "slice", "ids": {id: raw_path|None}}``.
 
-    ``pending`` rows carry ``channel``, ``liveperson_id`` and optionally ``raw_path`` (where the
-    record was staged when it failed). Each id once, grouped per channel, in units of at most
-    ``ids_per_unit``.
+    ``pending`` rows carry ``channel``, ``liveperson_id`` and optionally ``raw_path``: the staged
+    file, or the run's ``raw/`` folder, that held the record when it failed. Each id once, grouped
+    per channel, in units of at most ``ids_per_unit``.
     """
     by_channel: dict[str, dict[str, str | None]] = {}
     for row in pending:
@@ -43,23 +46,47 @@ def replay_units(pending: Iterable[dict[str, Any]], ids_per_unit: int = IDS_PER_
     return units
 
 
+#: The record's id as LivePerson writes it first in a staged line (``info`` comes first): found
+#: without decoding the whole line, so a run's archive is searched at the speed of a regex.
+_ID_IN_LINE = re.compile(rb'"(?:engagementId|conversationId)"\s*:\s*"?([^",}]+)')
+
+
 def archived(channel: str, wanted: dict[str, str | None]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(id, record) for each wanted id still in its archived raw file (each file read once)."""
-    by_path: dict[str, set[str]] = {}
-    for liveperson_id, raw_path in wanted.items():
-        if raw_path:
-            by_path.setdefault(raw_path, set()).add(liveperson_id)
-    for raw_path, ids in by_path.items():
-        path = as_path(raw_path)
-        if not path.exists():
-            continue
-        for record in read_jsonl_gz(path):
+    """(id, record) for each wanted id still in the raw archive it names: a staged file or a
+    run's ``raw/`` folder (its ``<channel>-*.jsonl.gz`` files); each file read once."""
+    by_location: dict[str, set[str]] = {}
+    for liveperson_id, location in wanted.items():
+        if location:
+            by_location.setdefault(location, set()).add(liveperson_id)
+    for location, ids in by_location.items():
+        for path in _archive_files(as_path(location), channel):
+            yield from _matching(path, channel, ids)
+            if not ids:
+                break
+
+
+def _archive_files(location: Any, channel: str) -> list[Any]:
+    if not location.exists():
+        return []
+    if location.is_dir():
+        return sorted(location.glob(f"{channel}-*.jsonl.gz"))
+    return [location]
+
+
+def _matching(path: Any, channel: str, ids: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Records of one staged file whose id is wanted; found ids leave ``ids``."""
+    with path.open("rb") as raw, gzip.open(raw, "rb") as lines:
+        for line in lines:
+            match = _ID_IN_LINE.search(line)
+            if not match or match.group(1).decode("utf-8", "replace") not in ids:
+                continue
+            record = json.loads(line)
             found = conversation_id(record, channel)
             if found in ids:
                 ids.discard(found)
                 yield found, record
                 if not ids:
-                    break
+                    return
 
 
 def collect_by_id(

@@ -89,6 +89,8 @@ class LoadOutcome:
     linked: set[str] = field(default_factory=set)
     failures: list[Failure] = field(default_factory=list)
     files: Counter = field(default_factory=Counter)
+    #: Each conversation's transcript file status (uploaded / unchanged / skipped / failed).
+    file_status: dict[str, str] = field(default_factory=dict)
     skipped: int = 0
     api_calls: int = 0
     mode: str = ""
@@ -200,6 +202,7 @@ class TranscriptLoader:
                 retry.append(by_key[outcome.conversation_id])
                 continue
             result.files[outcome.status] += 1
+            result.file_status[outcome.conversation_id] = outcome.status
             if outcome.status == FAILED:
                 result.failures.append(
                     Failure(outcome.conversation_id, "file", outcome.errors, outcome.record_id)

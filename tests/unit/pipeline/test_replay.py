@@ -75,3 +75,12 @@ def test_messaging_by_id_uses_the_conversation_lookup(tmp_path, channel):
     client = FakeClient({}, {"m1": record})
     result = extract_by_id(client, {"channel": channel, "slice": "byid-000", "ids": {"m1": None}}, tmp_path)
     assert result.records == 1 and client.asked == ["m1"]
+
+
+def test_archive_folder_is_searched_per_channel_without_decoding_other_lines(tmp_path):
+    raw = tmp_path / "run" / "raw"
+    write_jsonl_gz(raw / "chat-000-0000.jsonl.gz", [chat(str(i)) for i in range(50)])
+    write_jsonl_gz(raw / "messaging-000-0000.jsonl.gz", [{"info": {"conversationId": "7"}}])
+    found = dict(archived("chat", {"7": str(raw), "49": str(raw), "x": str(raw)}))
+    assert sorted(found) == ["49", "7"]
+    assert found["7"]["info"]["engagementId"] == "7"  # the chat, not the messaging record "7"
