@@ -17,6 +17,7 @@ os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["LESYNC_STAGING_ROOT"] = os.path.join(_AIRFLOW_HOME, "staging")
+os.environ["LESYNC_STATE_URL"] = f"sqlite:///{os.path.join(_AIRFLOW_HOME, 'lesync-state.db')}"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
 os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 

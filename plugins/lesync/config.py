@@ -158,6 +158,40 @@ class StagingSettings(_Settings):
     )
     conn_id: str | None = Field(None, description="Airflow connection for the staging store's credentials.")
     retention_days: float = Field(7, ge=0, description="Staging folders older than this are removed.")
+    archive_days: float = Field(
+        30,
+        ge=0,
+        description="The raw extracts (a run's raw/ folder) are kept this long for replays, "
+        "then removed; a replay after that fetches the record from LivePerson by id.",
+    )
+
+
+class OperationsSettings(_Settings):
+    """The state store and what runs do with it: replays, open conversations, retention."""
+
+    state_conn_id: str = Field(
+        "lesync_state",
+        description="Airflow connection to lesync's state store (PostgreSQL or SQLite); absent: "
+        "the SQLite file .lesync/state.db.",
+    )
+    replay_max_attempts: int = Field(
+        8, ge=1, le=100, description="A record failing transiently is retried by later runs up to this often."
+    )
+    replays_per_run: int = Field(
+        2000, ge=0, description="At most this many pending records are taken by one run (0: none)."
+    )
+    recheck_open_per_run: int = Field(
+        500,
+        ge=0,
+        description="Messaging conversations synced while open are re-checked by id, this many per "
+        "run (one LivePerson call each), until they close.",
+    )
+    ledger_retention_days: float = Field(
+        90, ge=1, description="Run summaries and resolved ledger rows older than this are purged."
+    )
+    reconcile: bool = Field(
+        True, description="Compare LivePerson's and Salesforce's counts after every window run."
+    )
 
 
 class Integration(_Settings):
@@ -174,6 +208,7 @@ class Integration(_Settings):
     linking: LinkingSettings = LinkingSettings()
     limits: LimitSettings = LimitSettings()
     staging: StagingSettings = StagingSettings()
+    operations: OperationsSettings = OperationsSettings()
 
     @field_validator("name")
     @classmethod

@@ -21,6 +21,11 @@ Channel = Literal["chat", "messaging"]
 CHANNELS: tuple[Channel, ...] = ("chat", "messaging")
 
 
+def dag_id(integration: str, kind: str) -> str:
+    """``lesync__<integration>__<kind>``: the DAGs, the state store's run keys and the UI agree on it."""
+    return f"lesync__{integration}__{kind}"
+
+
 class SchemaMismatchError(ValueError):
     """The mapping writes fields the Salesforce object lacks; fix the mapping or the org (no retry helps)."""
 
@@ -140,3 +145,5 @@ class RunSummary(XComResult):
     liveperson_calls: int = 0
     salesforce_calls: int = 0
     failed_path: str | None = None
+    #: The reconcile task's verdict (window runs), or None.
+    verdict: dict[str, Any] | None = None

@@ -16,6 +16,7 @@ from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from lesync.config import Integration, load_integrations
+from lesync.contracts import dag_id
 from lesync.mapping import load_mapping
 from lesync.pipeline import tasks
 from lesync.pipeline.plan import daily_cron, periodic_cron
@@ -33,10 +34,6 @@ DEFAULT_ARGS = {
 #: Mapped extract tasks show as "chat 000", "messaging 001", "chat conversation" in the UI
 #: (the task puts ``extract_label`` into its context, Airflow's documented way for TaskFlow).
 EXTRACT_LABEL = "{{ extract_label }}"
-
-
-def dag_id(integration: str, kind: str) -> str:
-    return f"lesync__{integration}__{kind}"
 
 
 def liveperson_pool(integration: str) -> str:
@@ -80,27 +77,43 @@ def _schedule(integration: Integration, kind: str) -> Any:
 def _params(integration: Integration, kind: str) -> dict[str, Param]:
     channels = list(integration.channels)
     if kind == "manual":
+        return {**_window_params(), "channels": _channels_param(channels)}
+    if kind == "reconcile":
         return {
-            "start": Param(
-                None,
-                type=["null", "string"],
-                format="date-time",
-                title="Start",
-                description="Start of the window (UTC or with an offset). At most 30 days before End.",
+            **_window_params(),
+            "channels": _channels_param(channels),
+            "heal": Param(
+                False,
+                type="boolean",
+                title="Heal",
+                description="Load what is missing in Salesforce now (else it is queued for replay).",
             ),
-            "end": Param(
-                None,
-                type=["null", "string"],
-                format="date-time",
-                title="End",
-                description="End of the window; must be after Start and not in the future.",
-            ),
-            "channels": Param(
-                channels,
+        }
+    if kind == "replay":
+        return {
+            "liveperson_ids": Param(
+                [],
                 type="array",
-                items={"type": "string", "enum": channels},
-                title="Channels",
-                description="Which LivePerson channels to sync.",
+                items={"type": "string"},
+                title="LivePerson ids",
+                description="Replay these records (chat engagement or messaging conversation ids).",
+            ),
+            "error_code": Param(
+                "", type="string", title="Error code", description="Or: every open failure with this code."
+            ),
+            "run_id": Param(
+                "",
+                type="string",
+                title="Run",
+                description="Or: every open failure of this run (lesync__<integration>__<kind>/<run id>).",
+            ),
+            "all_pending": Param(False, type="boolean", title="All pending", description="Or: everything."),
+            "channel": Param(
+                None,
+                type=["null", "string"],
+                enum=[None, *channels],
+                title="Channel",
+                description="Only for ids the ledger has never seen (e.g. found missing by a reconcile).",
             ),
         }
     if kind == "conversation":
@@ -116,6 +129,35 @@ def _params(integration: Integration, kind: str) -> dict[str, Param]:
             ),
         }
     return {}
+
+
+def _window_params() -> dict[str, Param]:
+    return {
+        "start": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Start",
+            description="Start of the window (UTC or with an offset). At most 30 days before End.",
+        ),
+        "end": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="End",
+            description="End of the window; must be after Start and not in the future.",
+        ),
+    }
+
+
+def _channels_param(channels: list[str]) -> Param:
+    return Param(
+        channels,
+        type="array",
+        items={"type": "string", "enum": channels},
+        title="Channels",
+        description="Which LivePerson channels to sync.",
+    )
 
 
 def _build(integration: Integration, kind: str, doc_md: str | None) -> DAG:
@@ -137,13 +179,17 @@ def _build(integration: Integration, kind: str, doc_md: str | None) -> DAG:
 
 
 def _wire(integration: Integration, kind: str) -> None:
-    """plan -> extract (mapped) -> transform -> load -> report, and cleanup whatever happened."""
+    """plan -> extract (mapped) -> transform -> load -> reconcile -> report, cleanup whatever
+    happened. Replays and Sync Chat have no window to reconcile; a reconcile run loads only what
+    it finds missing (when asked to heal)."""
     name = integration.name
 
     @task(retries=0)
     @fail_fast
-    def plan(params: dict | None = None, data_interval_end: dt.datetime | None = None) -> list[dict]:
-        return tasks.plan(_integration(name), kind, dict(params or {}), data_interval_end)
+    def plan(
+        params: dict | None = None, data_interval_end: dt.datetime | None = None, run_id: str | None = None
+    ) -> list[dict]:
+        return tasks.plan(_integration(name), kind, dict(params or {}), data_interval_end, run_id=run_id)
 
     # The pool (slots = limits.liveperson_concurrency) bounds LivePerson calls across all runs.
     @task(pool=liveperson_pool(name), map_index_template=EXTRACT_LABEL)
@@ -161,23 +207,50 @@ def _wire(integration: Integration, kind: str) -> None:
 
     @task(pool=salesforce_pool(name))
     @fail_fast
-    def load(transformed: dict, run_id: str | None = None) -> dict:
-        return tasks.load(_integration(name), transformed, run_id)
+    def load(transformed: dict, run_id: str | None = None, ti: Any = None) -> dict:
+        attempt = getattr(ti, "try_number", 1) or 1
+        return tasks.load(_integration(name), transformed, run_id, kind=kind, attempt=attempt)
+
+    @task(pool=salesforce_pool(name), retries=1)
+    @fail_fast
+    def reconcile(units: list[dict], params: dict | None = None, run_id: str | None = None, **_: Any) -> dict:
+        heal = kind == "reconcile" and bool((params or {}).get("heal"))
+        compare = kind == "reconcile"
+        return tasks.reconcile(_integration(name), kind, run_id, list(units), compare_ids=compare, heal=heal)
 
     @task(retries=0)
     @fail_fast
-    def report(extracted: list[dict], transformed: dict, loaded: dict) -> dict:
-        return tasks.report(_integration(name), kind, all_results(extracted), transformed, loaded)
+    def report(
+        extracted: list[dict],
+        transformed: dict,
+        loaded: dict,
+        verdict: dict | None,
+        run_id: str | None = None,
+    ) -> dict:
+        integration = _integration(name)
+        return tasks.report(integration, kind, all_results(extracted), transformed, loaded, run_id, verdict)
 
     @task(retries=0)
-    def cleanup() -> list[str]:
+    def cleanup(run_id: str | None = None) -> list[str]:
         """Runs whatever happened, but as a teardown it never decides the run's state."""
-        return tasks.cleanup(_integration(name))
+        return tasks.cleanup(_integration(name), kind=kind, run_id=run_id)
 
-    extracted = extract.expand(unit=plan())
+    units = plan()
+    extracted = extract.expand(unit=units)
     transformed = transform(extracted)
-    loaded = load(transformed)
-    report(extracted, transformed, loaded) >> cleanup().as_teardown()
+    if kind == "reconcile":
+        verdict = reconcile(units)
+        transformed >> verdict
+        done = report(extracted, transformed, tasks.EMPTY_LOAD, verdict)
+    else:
+        loaded = load(transformed)
+        verdict = (
+            reconcile(units) if kind in tasks.WINDOW_KINDS and integration.operations.reconcile else None
+        )
+        if verdict is not None:
+            loaded >> verdict
+        done = report(extracted, transformed, loaded, verdict)
+    done >> cleanup().as_teardown()
 
 
 def all_results(mapped: Sequence[dict]) -> list[dict]:

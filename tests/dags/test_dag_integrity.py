@@ -15,7 +15,7 @@ from lesync.pipeline.plan import stable_minute
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
-KINDS = ("periodic", "daily", "manual", "conversation")
+KINDS = ("periodic", "daily", "manual", "conversation", "replay", "reconcile")
 
 
 def _dagbag() -> DagBag:
@@ -42,15 +42,15 @@ def test_dag_shape(dagbag, kind):
     assert {"lesync", "integration:demo", kind} <= set(dag.tags)
     assert dag.doc_md and "lesync" in dag.doc_md
     assert dag.catchup is False
-    assert [t.task_id for t in dag.topological_sort()][:5] == [
-        "plan",
-        "extract",
-        "transform",
-        "load",
-        "report",
-    ]
-    extract, load = dag.get_task("extract"), dag.get_task("load")
-    assert extract.pool == liveperson_pool("demo") and load.pool == salesforce_pool("demo")
+    expected = {
+        "reconcile": ["plan", "extract", "transform", "reconcile", "report"],
+        "replay": ["plan", "extract", "transform", "load", "report"],
+        "conversation": ["plan", "extract", "transform", "load", "report"],
+    }.get(kind, ["plan", "extract", "transform", "load", "reconcile", "report"])
+    assert [t.task_id for t in dag.topological_sort()][: len(expected)] == expected
+    extract = dag.get_task("extract")
+    writer = dag.get_task("reconcile" if kind == "reconcile" else "load")
+    assert extract.pool == liveperson_pool("demo") and writer.pool == salesforce_pool("demo")
     # The pool is the one concurrency limit (limits.liveperson_concurrency = its slots).
     assert extract.max_active_tis_per_dagrun is None
     assert extract.map_index_template == EXTRACT_LABEL
@@ -141,6 +141,6 @@ def test_broken_mapping_is_an_import_error_naming_it(tmp_path, monkeypatch):
         "    api_field: info.agentFullName[\n"
     )
     errors = _dagbag().import_errors
-    assert len(errors) == 4
+    assert len(errors) == len(KINDS)
     message = next(iter(errors.values()))
     assert "broken.yaml" in message and "Agent_Name__c" in message

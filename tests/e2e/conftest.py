@@ -84,6 +84,15 @@ def org(airflow_db, tmp_path_factory) -> Org:
     )
     salesforce = start_salesforce(SalesforceEmulatorConfig(), data_dir=data)
     use_emulators(liveperson, salesforce)
+    use_fresh_state_store(data / "state.db")
     yield Org(liveperson, salesforce)
     liveperson.stop()
     salesforce.stop()
+
+
+def use_fresh_state_store(path) -> None:
+    """A state store of the module's own: the ledger and open conversations of fresh emulators."""
+    from lesync.pipeline import operations
+
+    os.environ["LESYNC_STATE_URL"] = f"sqlite:///{path}"
+    operations._store.cache_clear()

@@ -47,15 +47,17 @@ def load_with_outcomes(
     rows_paths: str | os.PathLike | Iterable[str | os.PathLike],
     out_dir: str | os.PathLike,
     options: LoadOptions | None = None,
-) -> tuple[LoadResult, LoadOutcome, dict[str, str]]:
-    """The load, plus what the ledger needs: every record's outcome and each id's channel."""
+    start_field: str | None = None,
+) -> tuple[LoadResult, LoadOutcome, dict[str, dict[str, Any]]]:
+    """The load, plus what the ledger and the reconcile need: every record's outcome, and per
+    LivePerson id its channel, status (open / closed) and start (the row's ``start_field``)."""
     paths = _as_list(rows_paths)
-    channels: dict[str, str] = {}
-    outcome = TranscriptLoader(client, options).load(lambda: _staged_rows(paths, channels))
+    seen: dict[str, dict[str, Any]] = {}
+    outcome = TranscriptLoader(client, options).load(lambda: _staged_rows(paths, seen, start_field))
     failed_path = _write_failures(out_dir, outcome.failures)
     result = _result(outcome, failed_path)
     _log_summary(result, outcome.failures)
-    return result, outcome, channels
+    return result, outcome, seen
 
 
 def staged_row(row: Row) -> StagedRow:
@@ -90,11 +92,17 @@ def transform_errors(errors: list[dict[str, Any]] | None) -> tuple[RecordError, 
     return tuple(found)
 
 
-def _staged_rows(paths: list[Any], channels: dict[str, str]) -> Iterator[StagedRow]:
+def _staged_rows(
+    paths: list[Any], seen: dict[str, dict[str, Any]], start_field: str | None
+) -> Iterator[StagedRow]:
     for path in paths:
         for row in read_jsonl_gz(path):
             staged = staged_row(row)
-            channels[staged.conversation_id] = str(row.get("channel") or "")
+            seen[staged.conversation_id] = {
+                "channel": str(row.get("channel") or ""),
+                "status": str(row.get("status") or ""),
+                "start": staged.fields.get(start_field) if start_field else None,
+            }
             yield staged
 
 

@@ -32,7 +32,11 @@ from lesync.window import ensure_aware
 
 log = logging.getLogger(__name__)
 
-KINDS = ("periodic", "daily", "manual", "conversation")
+KINDS = ("periodic", "daily", "manual", "conversation", "replay", "reconcile")
+#: Kinds that sync a window (and reconcile it); the others sync records chosen by id.
+WINDOW_KINDS = ("periodic", "daily", "manual")
+#: What a run that loads nothing (a reconcile without heal) reports as its load.
+EMPTY_LOAD: dict[str, Any] = {}
 
 
 class SyncRefusedError(ValueError):
@@ -55,6 +59,7 @@ PERMANENT_ERRORS = (
     ("lesync.contracts", "SchemaMismatchError"),  # the mapping names fields the org lacks
     ("lesync.pipeline.tasks", "SyncRefusedError"),  # bad window, open or unknown conversation
     ("lesync.pipeline.tasks", "RecordsRejectedError"),  # the records stay rejected on a rerun
+    ("lesync.org.check", "OrgCheckError"),  # the org lacks what the mapping needs
 )
 #: A Salesforce login refused with HTTP 4xx (invalid_client, invalid_grant): a wrong secret,
 #: key or user. An unreachable token endpoint raises the same class and stays retryable.
@@ -86,12 +91,23 @@ def plan(
     params: dict[str, Any],
     interval_end: dt.datetime | None,
     now: dt.datetime | None = None,
+    run_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The units of extract work for one run: one per channel and slice, or the one conversation."""
+    """The units of extract work for one run: one per channel and slice, or the one conversation,
+    or the records chosen by id. Given the ``run_id``, the run is recorded in the state store and
+    a window run also takes the records waiting for a replay and the open conversations to
+    re-check (see ``lesync.pipeline.operations``)."""
+    from lesync.pipeline import operations
+
     now = ensure_aware(now or dt.datetime.now(dt.UTC), "now")
     interval_end = ensure_aware(interval_end, "data interval end") if interval_end else None
     if kind == "conversation":
-        return [_conversation_unit(params)]
+        units = [_conversation_unit(params)]
+        if run_id:
+            operations.begin_run(integration, kind, run_id, None, None)
+        return units
+    if kind == "replay":
+        return _replay_units(integration, params, run_id, now)
     channels = _channels(integration, params)
     window = _window(kind, params, interval_end or now, now)
     units = [
@@ -99,6 +115,11 @@ def plan(
         for channel in channels
         for index, piece in enumerate(slices(window, integration.limits.slice_hours))
     ]
+    if run_id:
+        operations.begin_run(integration, kind, run_id, window.start, window.end)
+        if kind in WINDOW_KINDS:
+            units += operations.replay_units_for(integration, kind, run_id, _run_folder_of(integration), now)
+            units += operations.recheck_units_for(integration, window.start)
     log.info(
         "plan: %s run of %s over %s .. %s: %d unit(s) (%s)",
         kind,
@@ -116,7 +137,7 @@ def _window(kind: str, params: dict[str, Any], interval_end: dt.datetime, now: d
         return lookback_window(interval_end, PERIODIC_LOOKBACK)
     if kind == "daily":
         return lookback_window(interval_end, DAILY_LOOKBACK)
-    if kind == "manual":
+    if kind in ("manual", "reconcile"):
         start, end = params.get("start"), params.get("end")
         if not start or not end:
             raise SyncRefusedError(
@@ -155,6 +176,52 @@ def _conversation_unit(params: dict[str, Any]) -> dict[str, Any]:
     return {"channel": channel, "conversation_id": conversation_id, "slice": "conversation"}
 
 
+def _replay_units(
+    integration: Integration, params: dict[str, Any], run_id: str | None, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The replay DAG's selection (ids, an error code, a run, or everything pending), queued in the
+    ledger and taken by this run at once."""
+    from lesync.pipeline import operations
+
+    selection = _replay_selection(params)
+    store = operations.state_store(integration)
+    queued = store.queue_replay(integration.name, **selection)
+    log.info(
+        "replay: %d record(s) queued by %s", queued, ", ".join(f"{k}={v!r}" for k, v in selection.items())
+    )
+    if not run_id:
+        return []
+    operations.begin_run(integration, "replay", run_id, None, None)
+    units = operations.replay_units_for(integration, "replay", run_id, _run_folder_of(integration), now)
+    if not units:
+        log.info("replay: nothing to replay (the selection matched no open failure)")
+    return units
+
+
+def _replay_selection(params: dict[str, Any]) -> dict[str, Any]:
+    ids = [str(i).strip() for i in params.get("liveperson_ids") or () if str(i).strip()]
+    given = {
+        "liveperson_ids": ids or None,
+        "error_code": (params.get("error_code") or "").strip() or None,
+        "run_id": (params.get("run_id") or "").strip() or None,
+        "all_pending": bool(params.get("all_pending")),
+    }
+    chosen = {key: value for key, value in given.items() if value}
+    if len(chosen) != 1:
+        raise SyncRefusedError(
+            "a replay needs exactly one of 'liveperson_ids' (a list), 'error_code', 'run_id' (a run "
+            "key such as lesync__demo__manual/<run id>) or 'all_pending': true; "
+            f"got {sorted(chosen) or 'none'}"
+        )
+    if ids and params.get("channel"):
+        chosen["channel"] = params["channel"]
+    return chosen
+
+
+def _run_folder_of(integration: Integration) -> Any:
+    return lambda run_id: run_dir(integration, run_id)
+
+
 def unit_label(unit: dict[str, Any]) -> str:
     """How a unit reads in the UI and logs: ``chat 000``, ``messaging conversation``."""
     return f"{unit['channel']} {unit['slice']}"
@@ -185,6 +252,14 @@ def extract(
 
     client = client or liveperson_client(integration)
     out_dir = run_dir(integration, run_id) / "raw"
+    if "ids" in unit:
+        from lesync.pipeline.replay import extract_by_id
+
+        return extract_by_id(client, unit, out_dir).as_xcom()
+    if "recheck" in unit:
+        from lesync.pipeline.extract import recheck_open
+
+        return recheck_open(client, unit["recheck"], out_dir, slice_id=unit["slice"]).as_xcom()
     if "conversation_id" in unit:
         try:
             found = extract_conversation(client, unit["channel"], unit["conversation_id"], out_dir)
@@ -281,16 +356,148 @@ def load_options(integration: Integration):
 
 
 def load(
-    integration: Integration, transformed: dict[str, Any] | TransformResult, run_id: str, client: Any = None
+    integration: Integration,
+    transformed: dict[str, Any] | TransformResult,
+    run_id: str,
+    client: Any = None,
+    kind: str = "manual",
+    attempt: int = 1,
 ) -> dict[str, Any]:
-    """Upsert the staged rows and their transcript files; returns counts and the failed-records file."""
-    from lesync.pipeline.load import load_rows
+    """Upsert the staged rows and their transcript files; every record's outcome goes to the
+    ledger (this ``attempt``), and what the run saw to ``<run>/load/seen.jsonl.gz`` for the
+    reconcile. Returns counts and the failed-records file."""
+    rows_path = TransformResult.from_xcom(transformed).rows_path
+    return _load_rows(integration, [rows_path], run_id, client, kind, attempt).as_xcom()
+
+
+def _load_rows(
+    integration: Integration, rows_paths: list[Any], run_id: str, client: Any, kind: str, attempt: int
+) -> LoadResult:
+    from lesync.pipeline import operations
+    from lesync.pipeline.load import load_with_outcomes
+    from lesync.pipeline.staging import write_jsonl_gz
 
     client = client or salesforce_client(integration)
-    rows_path = TransformResult.from_xcom(transformed).rows_path
+    options = load_options(integration)
     out_dir = run_dir(integration, run_id) / "load"  # the failures file: <run>/load/failed-N.jsonl.gz
-    loaded = load_rows(client, [rows_path], str(out_dir), load_options(integration))
-    return LoadResult.from_xcom(loaded).as_xcom()
+    start = start_field(compiled_mapping(integration))
+    result, outcome, seen = load_with_outcomes(client, rows_paths, str(out_dir), options, start)
+    operations.record_load(integration, kind, run_id, outcome, seen, options.upsert.retryable_codes, attempt)
+    write_jsonl_gz(out_dir / "seen.jsonl.gz", ({"id": key, **facts} for key, facts in seen.items()))
+    return result
+
+
+def start_field(mapping: Any) -> str | None:
+    """The Salesforce field the mapping fills with the conversation's start (reconcile counts by it)."""
+    for entry in mapping.spec.fields:
+        if entry.lp_field == "startTime":
+            return entry.target
+    return None
+
+
+# --- reconcile ----------------------------------------------------------------------------------
+
+
+def reconcile(
+    integration: Integration,
+    kind: str,
+    run_id: str,
+    units: list[dict[str, Any]],
+    client: Any = None,
+    compare_ids: bool = False,
+    heal: bool = False,
+) -> dict[str, Any]:
+    """LivePerson's conversations of the run's window against Salesforce's (one COUNT per channel;
+    ids only when they differ). What is missing and unexplained is queued for a replay, or, with
+    ``heal``, loaded at once from this run's rows. The verdict goes to the run in the state store."""
+    from lesync.pipeline import operations
+    from lesync.pipeline.reconcile import reconcile_window
+
+    window_units = [unit for unit in units if "start" in unit and "end" in unit]
+    mapping = compiled_mapping(integration)
+    start = start_field(mapping)
+    if not window_units or not start:
+        why = "no window" if not window_units else "the mapping fills no field from startTime"
+        log.warning("reconcile skipped: %s", why)
+        return {"skipped": why}
+    client = client or salesforce_client(integration)
+    first = min(Window.from_dict(u).start for u in window_units)
+    last = max(Window.from_dict(u).end for u in window_units)
+    channels = sorted({unit["channel"] for unit in window_units})
+    verdict, missing = reconcile_window(
+        client,
+        mapping,
+        start,
+        first,
+        last,
+        channels,
+        _seen(integration, run_id),
+        explained=_failed_ids(integration, run_id),
+        compare_ids=compare_ids,
+    )
+    log.info("reconcile: %s", verdict.line())
+    document = verdict.as_dict()
+    lacking = {channel: ids for channel, ids in missing.items() if ids}
+    if lacking and heal:
+        document["healed"] = _heal(integration, kind, run_id, client, set().union(*lacking.values()))
+    elif lacking:
+        document["queued"] = operations.queue_missing(integration, lacking)
+        log.warning(
+            "reconcile: %d conversation(s) missing in Salesforce queued for replay", document["queued"]
+        )
+    operations.attach_verdict(integration, kind, run_id, document)
+    return document
+
+
+def _seen(integration: Integration, run_id: str) -> list[Any]:
+    """What the run staged (from the load's ``seen`` file, else the transform's rows)."""
+    from lesync.pipeline.reconcile import Seen, salesforce_moment
+    from lesync.pipeline.staging import read_jsonl_gz
+
+    folder = run_dir(integration, run_id)
+    seen_path = folder / "load" / "seen.jsonl.gz"
+    if seen_path.exists():
+        facts = ((row["id"], row["channel"], row.get("start")) for row in read_jsonl_gz(seen_path))
+    else:
+        field = start_field(compiled_mapping(integration))
+        rows = read_jsonl_gz(folder / "rows" / "rows.jsonl.gz")
+        facts = ((r["conversation_id"], r["channel"], (r.get("fields") or {}).get(field)) for r in rows)
+    return [
+        Seen(channel, key, moment) for key, channel, value in facts if (moment := salesforce_moment(value))
+    ]
+
+
+def _failed_ids(integration: Integration, run_id: str) -> set[str]:
+    """Records this run's load already reported as failed: known, not unexplained."""
+    from lesync.pipeline.staging import read_jsonl_gz
+
+    folder = run_dir(integration, run_id) / "load"
+    if not folder.exists():
+        return set()
+    return {
+        str(row.get("conversation_id"))
+        for path in folder.glob("failed-*.jsonl.gz")
+        for row in read_jsonl_gz(path)
+        if row.get("stage") != "file"
+    }
+
+
+def _heal(integration: Integration, kind: str, run_id: str, client: Any, missing: set[str]) -> dict[str, Any]:
+    """Load the missing conversations from this run's rows now (the reconcile DAG's heal)."""
+    from lesync.pipeline.staging import read_jsonl_gz, write_jsonl_gz
+
+    folder = run_dir(integration, run_id) / "rows"
+    subset = folder / "missing.jsonl.gz"
+    rows = (row for row in read_jsonl_gz(folder / "rows.jsonl.gz") if row.get("conversation_id") in missing)
+    count = write_jsonl_gz(subset, rows)
+    result = _load_rows(integration, [subset], run_id, client, kind, attempt=1)
+    log.info(
+        "reconcile: healed %d missing conversation(s): %d created, %d failed",
+        count,
+        result.created,
+        result.failed,
+    )
+    return {"rows": count, "created": result.created, "updated": result.updated, "failed": result.failed}
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -302,8 +509,12 @@ def report(
     extracted: list[dict[str, Any] | ExtractResult],
     transformed: dict[str, Any] | TransformResult,
     loaded: dict[str, Any] | LoadResult,
+    run_id: str | None = None,
+    verdict: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The run summary for the log and XCom; raises RecordsRejectedError when any record failed."""
+    """The run summary for the log, XCom and the state store; raises RecordsRejectedError when
+    any record failed. Given the ``run_id``, record counts come from the ledger, over every
+    attempt of the run (a load retried by Airflow still reports what it created)."""
     units = [ExtractResult.from_xcom(result) for result in extracted]
     rows, done = TransformResult.from_xcom(transformed), LoadResult.from_xcom(loaded)
     summary = RunSummary(
@@ -322,7 +533,10 @@ def report(
         liveperson_calls=sum(unit.calls for unit in units),
         salesforce_calls=rows.salesforce_calls + done.api_calls,
         failed_path=done.failed_path,
+        verdict=verdict,
     )
+    if run_id:
+        summary = _with_ledger_counts(integration, kind, run_id, summary)
     log.info("run summary:\n%s", format_summary(summary.as_xcom()))
     if summary.failed:
         raise RecordsRejectedError(
@@ -330,6 +544,25 @@ def report(
             f"each is listed in the load task's log with Salesforce's error, and in {summary.failed_path}"
         )
     return summary.as_xcom()
+
+
+def _with_ledger_counts(integration: Integration, kind: str, run_id: str, summary: RunSummary) -> RunSummary:
+    """The summary with the ledger's counts over all attempts of the run; the run closed in the store."""
+    from lesync.pipeline import operations
+
+    store = operations.state_store(integration)
+    counts = store.run_counts(operations.run_key_of(integration, kind, run_id))
+    if counts["records"]:
+        summary = dataclasses.replace(
+            summary,
+            created=counts["created"],
+            updated=counts["updated"],
+            failed=counts["failed"] + counts["files_failed"],
+            files_failed=counts["files_failed"],
+        )
+    record = {key: value for key, value in summary.as_xcom().items() if key != "verdict"}
+    operations.finish_run(integration, kind, run_id, record, failed=bool(summary.failed))
+    return summary
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -340,23 +573,54 @@ def format_summary(summary: dict[str, Any]) -> str:
 # --- cleanup ------------------------------------------------------------------------------------
 
 
-def cleanup(integration: Integration, now: float | None = None) -> list[str]:
-    """Remove this integration's staging folders older than its retention; returns what went."""
-    retention = integration.staging.retention_days * 86400
+def cleanup(
+    integration: Integration, now: float | None = None, kind: str | None = None, run_id: str | None = None
+) -> list[str]:
+    """Remove this integration's staging older than its retention (a run's raw/ archive lives on
+    until ``staging.archive_days`` for replays), purge the ledger past its retention, and close
+    this run in the state store if a failed task kept the report from closing it."""
+    from lesync.pipeline import operations
+
+    moment = now or time.time()
+    removed = _expire_staging(
+        integration,
+        moment - integration.staging.retention_days * 86400,
+        moment - integration.staging.archive_days * 86400,
+    )
+    if run_id and kind:
+        operations.close_if_running(integration, kind, run_id)
+    purged = operations.purge(integration, dt.datetime.fromtimestamp(moment, dt.UTC))
+    if any(purged.values()):
+        log.info("cleanup: purged from the state store %s", purged)
+    return removed
+
+
+def _expire_staging(integration: Integration, staging_cutoff: float, archive_cutoff: float) -> list[str]:
     root = staging_root(integration) / safe_name(integration.name)
     if not root.exists():
         return []
-    cutoff = (now or time.time()) - retention
     removed = []
     for folder in root.iterdir():
-        if folder.is_dir() and _newest_mtime(folder) < cutoff:
+        if not folder.is_dir():
+            continue
+        raw = folder / "raw"
+        keep_raw = raw.exists() and _newest_mtime(raw) >= archive_cutoff
+        if _newest_mtime(folder) >= staging_cutoff:
+            continue
+        if not keep_raw:
             folder.fs.rm(folder.path, recursive=True)
             removed.append(folder.name)
+            continue
+        for part in folder.iterdir():
+            if part.name != "raw":
+                part.fs.rm(part.path, recursive=True)
+                removed.append(f"{folder.name}/{part.name}")
     if removed:
         log.info(
-            "cleanup: removed %d staging folder(s) older than %s days",
+            "cleanup: removed %d staging item(s) older than %s days (raw archives: %s days)",
             len(removed),
             integration.staging.retention_days,
+            integration.staging.archive_days,
         )
     return removed
 

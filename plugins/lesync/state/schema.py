@@ -160,6 +160,7 @@ open_conversations = Table(
     Column("conversation_id", String(ID), primary_key=True),
     _when("first_seen_open", nullable=False),
     _when("last_checked"),
+    _when("started_at"),  # the conversation's own start: a window search finds those after its start
     Column("checks", Integer, nullable=False, default=0),
     Index("ix_open_conversations_checked", "integration", "channel", "last_checked"),
 )

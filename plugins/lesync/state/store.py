@@ -678,9 +678,16 @@ class StateStore:
     # ------------------------------------------------------------------ open conversations
 
     def remember_open(
-        self, integration: str, channel: str, ids: Iterable[str], *, now: datetime | None = None
+        self,
+        integration: str,
+        channel: str,
+        ids: Iterable[str],
+        *,
+        now: datetime | None = None,
+        started: dict[str, datetime | None] | None = None,
     ) -> int:
-        """Conversations still open in LivePerson, to check again later; returns how many were new."""
+        """Conversations still open in LivePerson, to check again later (``started``: each one's
+        start, when known); returns how many were new."""
         table = schema.open_conversations
         rows = [
             {
@@ -688,6 +695,7 @@ class StateStore:
                 "channel": channel,
                 "conversation_id": cid,
                 "first_seen_open": now or utcnow(),
+                "started_at": (started or {}).get(cid),
                 "checks": 0,
             }
             for cid in dict.fromkeys(ids)
@@ -699,12 +707,18 @@ class StateStore:
                 added += len(conn.execute(insert, list(chunk)).all())
         return added
 
-    def open_conversations(self, integration: str, channel: str, limit: int = 1000) -> list[dict[str, Any]]:
-        """Open conversations, least recently checked first."""
+    def open_conversations(
+        self, integration: str, channel: str, limit: int = 1000, *, started_before: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Open conversations, least recently checked first; with ``started_before``, only those
+        that started earlier (or whose start is unknown): a window's own search finds the rest."""
         table = schema.open_conversations
+        where = [table.c.integration == integration, table.c.channel == channel]
+        if started_before is not None:
+            where.append(or_(table.c.started_at.is_(None), table.c.started_at < started_before))
         query = (
             select(table)
-            .where(table.c.integration == integration, table.c.channel == channel)
+            .where(*where)
             .order_by(
                 table.c.last_checked.asc().nulls_first(), table.c.first_seen_open, table.c.conversation_id
             )

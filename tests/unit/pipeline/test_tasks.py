@@ -110,18 +110,25 @@ def test_report_sums_the_stages_and_fails_on_rejections(tmp_path):
                      {**loaded, "failed": 2, "failed_path": "/x/failed-1.jsonl.gz"})  # fmt: skip
 
 
-def test_cleanup_removes_only_folders_past_retention(tmp_path):
-    integration = _integration(tmp_path)
-    old = tmp_path / "emea" / "manual__old" / "raw"
-    fresh = tmp_path / "emea" / "manual__fresh" / "raw"
-    for folder in (old, fresh):
-        folder.mkdir(parents=True)
-        (folder / "chat-000-0000.jsonl.gz").write_bytes(b"x")
-    eight_days_ago = time.time() - 8 * 86400
-    for path in (old / "chat-000-0000.jsonl.gz", old, old.parent):
-        os.utime(path, (eight_days_ago, eight_days_ago))
-    assert tasks.cleanup(integration) == ["manual__old"]
-    assert not old.parent.exists() and fresh.exists()
+def _aged(folder, days: float) -> None:
+    moment = time.time() - days * 86400
+    for path in [*folder.rglob("*"), folder]:
+        os.utime(path, (moment, moment))
+
+
+def test_cleanup_keeps_the_raw_archive_past_staging_retention_until_its_own(tmp_path):
+    integration = _integration(tmp_path)  # staging 7 days, raw archive 30 days
+    runs = {name: tmp_path / "emea" / name for name in ("manual__fresh", "manual__week", "manual__old")}
+    for run in runs.values():
+        for part in ("raw", "rows", "load"):
+            (run / part).mkdir(parents=True)
+            (run / part / "part-0000.jsonl.gz").write_bytes(b"x")
+    _aged(runs["manual__week"], 8)
+    _aged(runs["manual__old"], 31)
+    removed = tasks.cleanup(integration)
+    assert sorted(removed) == ["manual__old", "manual__week/load", "manual__week/rows"]
+    assert (runs["manual__week"] / "raw" / "part-0000.jsonl.gz").exists()  # kept for replays
+    assert not runs["manual__old"].exists() and (runs["manual__fresh"] / "rows").exists()
     assert tasks.cleanup(integration) == []
 
 

@@ -17,14 +17,14 @@ def test_migrate_status_and_purge(monkeypatch, tmp_path, capsys) -> None:
     assert (before["revision"], before["up_to_date"]) == (None, False)
 
     assert main(["state", "migrate"]) == 0
-    assert "at revision 0001 (head)" in capsys.readouterr().out
+    assert "at revision 0002 (head)" in capsys.readouterr().out
     assert main(["state", "migrate"]) == 0
     capsys.readouterr()
 
     StateStore(url).start_run("acme", "window", "r1", None, None)
     assert main(["state", "status"]) == 0
     out = capsys.readouterr().out
-    assert "revision 0001 (head 0001)" in out
+    assert "revision 0002 (head 0002)" in out
     assert "sync_runs            1" in out
 
     assert main(["state", "purge", "--ledger-days", "30"]) == 0

@@ -68,3 +68,12 @@ def test_purge_keeps_open_failures_and_recent_rows(store: StateStore) -> None:
     assert [r["liveperson_id"] for r in store.failed_records("acme")] == ["dead"]
     assert len(store.record_history("acme", "dead")) == 1
     assert store.record_status("acme", "fresh") is not None
+
+
+def test_open_conversations_started_before_a_window_are_the_ones_to_recheck(store: StateStore) -> None:
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    started = {"old": t0, "new": t0 + timedelta(days=2)}
+    store.remember_open("emea", "messaging", ["old", "new", "unknown"], started=started)
+    due = store.open_conversations("emea", "messaging", started_before=t0 + timedelta(days=1))
+    assert sorted(row["conversation_id"] for row in due) == ["old", "unknown"]
+    assert len(store.open_conversations("emea", "messaging")) == 3

@@ -39,7 +39,7 @@ def test_the_head_revision_matches_the_schema(store: StateStore) -> None:
 def test_one_linear_history() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert len(script.get_heads()) == 1
-    assert [rev.revision for rev in script.walk_revisions()][-1] == "0001"
+    assert [rev.revision for rev in script.walk_revisions()][::-1] == ["0001", "0002"]
 
 
 def _migrate(url: str) -> str:
