@@ -18,7 +18,7 @@ from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
-from lesync.mapping.convert import format_transcript_time, is_empty, parse_instant
+from lesync.mapping.convert import folded, format_transcript_time, is_empty, parse_instant
 from lesync.mapping.limits import clean_text
 
 CONTINUATION_INDENT = "    "
@@ -135,7 +135,7 @@ def _json_value(content: Any) -> Any:
     return content
 
 
-_CONTAINERS = frozenset({"vertical", "horizontal", "carousel", "quickReplies", "list"})
+_CONTAINERS = frozenset({"vertical", "horizontal", "carousel", "quickreplies", "list"})
 
 
 def _collect(node: Any, texts: list[str], kinds: dict[str, int], depth: int) -> None:
@@ -147,12 +147,12 @@ def _collect(node: Any, texts: list[str], kinds: dict[str, int], depth: int) -> 
         return
     if type(node) is not dict:
         return
-    kind = node.get("type")
+    kind = folded(node.get("type"))
     if kind == "text" and not is_empty(node.get("text")):
         texts.append(html_to_text(str(node["text"])).replace("\n", " "))
     elif kind == "button" and not is_empty(node.get("title")):
         texts.append(f"button: {node['title']}")
-    elif type(kind) is str and kind not in _CONTAINERS:
+    elif kind and kind not in _CONTAINERS:
         kinds[kind] = kinds.get(kind, 0) + 1
     for key in ("elements", "replies"):
         if key in node:
@@ -191,13 +191,13 @@ def render_chat(record: dict, include_private: bool = False) -> str:
 
 
 def _chat_line(line: dict, include_private: bool) -> str | None:
-    private = line.get("subType") == "ONLY_TO_REP"
+    private = folded(line.get("subType")) == "only_to_rep"
     if private and not include_private:
         return None
     text = _chat_text(line)
     if not text:
         return None
-    if line.get("source") == "system":
+    if folded(line.get("source")) == "system":
         prefix = SYSTEM_MARK
     else:
         speaker = line.get("by")
@@ -208,7 +208,7 @@ def _chat_line(line: dict, include_private: bool) -> str | None:
 
 
 def _chat_text(line: dict) -> str:
-    text_type = line.get("textType")
+    text_type = folded(line.get("textType"))
     text = line.get("text")
     if text_type == "rich-content":
         return summarise_rich_content(line.get("json") if line.get("json") is not None else text)
@@ -274,7 +274,7 @@ def _first_text(item: dict, keys: tuple[str, ...]) -> str | None:
 
 
 def _message_line(message: dict, names: dict[str, str], include_private: bool) -> str | None:
-    private = message.get("audience") == "AGENTS_AND_MANAGERS"
+    private = folded(message.get("audience")) == "agents_and_managers"
     if private and not include_private:
         return None
     text = _message_text(message)
@@ -289,12 +289,12 @@ def _message_text(message: dict) -> str:
     data = message.get("messageData")
     if type(data) is not dict:
         return ""
-    kind = message.get("type")
+    kind = folded(message.get("type"))
     parts: list[str] = []
     msg = data.get("msg")
     if type(msg) is dict and type(msg.get("text")) is str and msg["text"].strip():
         text = msg["text"]
-        parts.append(_indent_continuations(html_to_text(text) if kind == "TEXT_HTML" else text))
+        parts.append(_indent_continuations(html_to_text(text) if kind == "text_html" else text))
     if type(data.get("richContent")) is dict:
         parts.append(summarise_rich_content(data["richContent"].get("content")))
     if type(data.get("file")) is dict:
@@ -306,8 +306,8 @@ def _message_text(message: dict) -> str:
     quick = _quick_replies(data)
     if quick:
         parts.append(quick)
-    if not parts and type(kind) is str and kind not in ("TEXT_PLAIN", "TEXT_HTML"):
-        parts.append(f"[{kind.lower().replace('_', ' ')}]")
+    if not parts and kind and kind not in ("text_plain", "text_html"):
+        parts.append(f"[{kind.replace('_', ' ')}]")
     return " ".join(parts)
 
 
