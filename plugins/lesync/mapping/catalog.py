@@ -26,6 +26,7 @@ class CatalogField:
     chat: Source
     messaging: Source
     convert: str | None = None  # the conversion this value usually needs (a hint for docs)
+    free_text: bool = False  # typed by people (summaries, survey answers): redaction applies
 
     def source(self, channel: str) -> Source:
         return self.chat if channel == "chat" else self.messaging
@@ -346,7 +347,7 @@ _FIELDS: tuple[CatalogField, ...] = (
     ),
     CatalogField("closedBy", "Who closed it (messaging: AGENT, CONSUMER, SYSTEM)", None, "info.closeReason"),
     CatalogField("startReason", "Why the chat started", "info.startReasonDesc", None),
-    CatalogField("summary", "Conversation summary text", None, "summary.text"),
+    CatalogField("summary", "Conversation summary text", None, "summary.text", free_text=True),
     CatalogField(
         "transferCount",
         "How many transfers between agents/skills",
@@ -395,18 +396,21 @@ _FIELDS: tuple[CatalogField, ...] = (
         "All pre-chat survey answers as 'Question: answer' lines",
         _survey_answers("surveys.preChat"),
         None,
+        free_text=True,
     ),
     CatalogField(
         "postChatSurveyAnswers",
         "All post-chat (messaging: conversation) survey answers",
         _survey_answers("surveys.postChat"),
         _messaging_survey_answers,
+        free_text=True,
     ),
     CatalogField(
         "agentSurveyAnswers",
         "All agent survey answers as 'Question: answer' lines",
         _survey_answers("surveys.operator"),
         _messaging_agent_survey_answers,
+        free_text=True,
     ),
     # Engagement attributes (SDEs)
     CatalogField(

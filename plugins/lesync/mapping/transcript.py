@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Callable
 from functools import lru_cache
 from html import unescape
 from html.parser import HTMLParser
@@ -177,26 +178,31 @@ def _quick_replies_text(content: str) -> str | None:
 # Chat
 
 
-def render_chat(record: dict, include_private: bool = False) -> str:
+Redact = Callable[[str], str] | None  # applied to each message's text (never to names or times)
+
+
+def render_chat(record: dict, include_private: bool = False, redact: Redact = None) -> str:
     """The chat transcript (``transcript.lines[]``) as text, in the order LivePerson gives."""
     transcript = record.get("transcript") if type(record) is dict else None
     lines = transcript.get("lines") if type(transcript) is dict else None
     out = []
     for line in lines if type(lines) is list else ():
         if type(line) is dict:
-            rendered = _chat_line(line, include_private)
+            rendered = _chat_line(line, include_private, redact)
             if rendered:
                 out.append(rendered)
     return "\n".join(out)
 
 
-def _chat_line(line: dict, include_private: bool) -> str | None:
+def _chat_line(line: dict, include_private: bool, redact: Redact) -> str | None:
     private = folded(line.get("subType")) == "only_to_rep"
     if private and not include_private:
         return None
     text = _chat_text(line)
     if not text:
         return None
+    if redact is not None:
+        text = redact(text)
     if folded(line.get("source")) == "system":
         prefix = SYSTEM_MARK
     else:
@@ -223,14 +229,14 @@ def _chat_text(line: dict) -> str:
 # Messaging
 
 
-def render_messaging(record: dict, include_private: bool = False) -> str:
+def render_messaging(record: dict, include_private: bool = False, redact: Redact = None) -> str:
     """Messages and transfers as text, ordered by time then sequence number."""
     if type(record) is not dict:
         return ""
     names = _participant_names(record)
     events: list[tuple[int, int, int, str]] = []
     for index, message in enumerate(_items(record, "messageRecords")):
-        rendered = _message_line(message, names, include_private)
+        rendered = _message_line(message, names, include_private, redact)
         if rendered:
             seq = message.get("seq") if type(message.get("seq")) is int else index
             events.append((_sort_time(message), 0, seq, rendered))
@@ -273,13 +279,15 @@ def _first_text(item: dict, keys: tuple[str, ...]) -> str | None:
     return None
 
 
-def _message_line(message: dict, names: dict[str, str], include_private: bool) -> str | None:
+def _message_line(message: dict, names: dict[str, str], include_private: bool, redact: Redact) -> str | None:
     private = folded(message.get("audience")) == "agents_and_managers"
     if private and not include_private:
         return None
     text = _message_text(message)
     if not text:
         return None
+    if redact is not None:
+        text = redact(text)
     sender = names.get(str(message.get("participantId"))) or message.get("sentBy") or "unknown"
     prefix = f"{PRIVATE_MARK if private else ''}{sender}: "
     return _stamp(message) + prefix + text
@@ -339,8 +347,9 @@ def _transfer_line(transfer: dict) -> str:
     return _stamp(transfer) + SYSTEM_MARK + text
 
 
-def render(record: dict, channel: str, include_private: bool = False) -> str:
-    """The transcript of a record of either channel."""
+def render(record: dict, channel: str, include_private: bool = False, redact: Redact = None) -> str:
+    """The transcript of a record of either channel; ``redact`` (a redactor's ``text``) is applied
+    to what people wrote, line by line."""
     if channel == "chat":
-        return render_chat(record, include_private)
-    return render_messaging(record, include_private)
+        return render_chat(record, include_private, redact)
+    return render_messaging(record, include_private, redact)
