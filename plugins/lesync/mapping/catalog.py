@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lesync.mapping.convert import folded, is_empty
-from lesync.mapping.metrics import METRICS, timeline
+from lesync.mapping.convert import is_empty
+from lesync.mapping.metrics import METRICS, measure, message_counts
 from lesync.mapping.paths import Getter, compile_path
 
 Source = str | tuple[str, ...] | Callable[[dict], Any] | None
@@ -57,45 +57,6 @@ def reads(*parts: str) -> Callable[[Callable[[dict], Any]], Callable[[dict], Any
     return mark
 
 
-def _count_lines(source: str) -> Callable[[dict], int | None]:
-    @reads("transcript")
-    def count(record: dict) -> int | None:
-        return sum(
-            1 for line in _chat_lines(record) if type(line) is dict and folded(line.get("source")) == source
-        )
-
-    return count
-
-
-def _count_messages(sent_by: str) -> Callable[[dict], int | None]:
-    @reads("messageRecords")
-    def count(record: dict) -> int | None:
-        return sum(
-            1
-            for m in _list(record, "messageRecords")
-            if type(m) is dict and folded(m.get("sentBy")) == sent_by
-        )
-
-    return count
-
-
-_TALKERS = frozenset({"visitor", "agent", "consumer"})
-
-
-@reads("transcript")
-def _chat_message_count(record: dict) -> int:
-    return sum(
-        1 for line in _chat_lines(record) if type(line) is dict and folded(line.get("source")) in _TALKERS
-    )
-
-
-@reads("messageRecords")
-def _messaging_message_count(record: dict) -> int:
-    return sum(
-        1 for m in _list(record, "messageRecords") if type(m) is dict and folded(m.get("sentBy")) in _TALKERS
-    )
-
-
 @reads("transfers")
 def _transfer_count(record: dict) -> int | None:
     transfers = record.get("transfers")
@@ -104,12 +65,18 @@ def _transfer_count(record: dict) -> int | None:
 
 def _metric(name: str, channel: str) -> Callable[[dict], Any]:
     """A service-level metric (``lesync.mapping.metrics``) of one channel's record."""
-    compute = METRICS[name]
     parts = ("info", "transcript") if channel == "chat" else ("info", "messageRecords", "agentParticipants")
+    if name not in METRICS:
+
+        @reads(parts[1])
+        def count(record: dict) -> Any:
+            return message_counts(record, channel)[name]
+
+        return count
 
     @reads(*parts)
     def value(record: dict) -> Any:
-        return compute(timeline(record, channel))
+        return measure(record, channel)[name]
 
     return value
 
@@ -355,25 +322,11 @@ _FIELDS: tuple[CatalogField, ...] = (
         _transfer_count,
         "integer",
     ),
-    CatalogField(
-        "messageCount",
-        "Visitor + agent messages (system lines not counted)",
-        _chat_message_count,
-        _messaging_message_count,
-        "integer",
-    ),
-    CatalogField(
-        "visitorMessageCount",
-        "Messages sent by the visitor",
-        _count_lines("visitor"),
-        _count_messages("consumer"),
-        "integer",
-    ),
-    CatalogField(
+    _metric_field("messageCount", "Visitor + agent messages (system lines not counted)", "integer"),
+    _metric_field("visitorMessageCount", "Messages sent by the visitor", "integer"),
+    _metric_field(
         "agentMessageCount",
         "Messages sent by agents, as LivePerson labels them (bots and private ones included)",
-        _count_lines("agent"),
-        _count_messages("agent"),
         "integer",
     ),
     # Service-level metrics (definitions: lesync/mapping/metrics.py and docs/mappings.md)

@@ -112,7 +112,7 @@ def transform_record(
         value = _entry_value(row, record, entry, channel)
         if value is _FAILED:
             continue
-        if is_empty(value):
+        if value is None:
             if entry.clear_when_empty:
                 _clear(row, entry.target, fields_meta)
             continue
@@ -135,13 +135,14 @@ def _entry_value(row: TransformedRow, record: dict, entry: CompiledEntry, channe
         value = entry.default
         if is_empty(value):
             return None
-    if entry.converter is not None:
-        try:
-            return entry.converter(value)
-        except ConversionError as error:
-            row.error(entry.target, error.code, f"{entry.target}: {error}")
-            return _FAILED
-    return value
+    if entry.converter is None:
+        return value
+    try:
+        value = entry.converter(value)
+    except ConversionError as error:
+        row.error(entry.target, error.code, f"{entry.target}: {error}")
+        return _FAILED
+    return None if is_empty(value) else value
 
 
 def _clear(row: TransformedRow, name: str, fields_meta: FieldsMeta | None) -> None:
