@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lesync.mapping.catalog import CATALOG, catalog_getter, path_root, source_parts
 from lesync.mapping.convert import CONVERTERS, Converter, value_map
 from lesync.mapping.paths import Getter, PathSyntaxError, compile_path
-from lesync.mapping.redaction import RedactionPolicy
+from lesync.mapping.redaction import RedactionPolicy, Redactor
+from lesync.mapping.redaction import redactor as compile_redactor
 
 Channel = Literal["chat", "messaging"]
 CHANNELS: tuple[Channel, ...] = ("chat", "messaging")
@@ -158,6 +159,7 @@ class CompiledMapping:
     spec: MappingFile = field(repr=False)
     redaction: RedactionPolicy | None = None
     redacted_targets: frozenset[str] = frozenset()  # the mapped fields the policy applies to
+    redactor: Redactor | None = field(default=None, repr=False, compare=False)  # the policy, compiled
 
     def targets(self) -> list[str]:
         """Every Salesforce field this mapping can write."""
@@ -179,7 +181,7 @@ class CompiledMapping:
     def with_redaction(self, policy: RedactionPolicy | None) -> CompiledMapping:
         """The same mapping redacting by an integration's policy (None or disabled: no redaction)."""
         if policy is None or not policy.enabled:
-            return dataclasses.replace(self, redaction=None, redacted_targets=frozenset())
+            return dataclasses.replace(self, redaction=None, redacted_targets=frozenset(), redactor=None)
         scope = policy.apply_to.mapped_fields
         targets = frozenset(
             entry.target
@@ -190,7 +192,9 @@ class CompiledMapping:
                 else scope == "all" or (scope == "free_text" and entry.free_text)
             )
         )
-        return dataclasses.replace(self, redaction=policy, redacted_targets=targets)
+        return dataclasses.replace(
+            self, redaction=policy, redacted_targets=targets, redactor=compile_redactor(policy)
+        )
 
 
 def load_mapping(path: str | Path) -> CompiledMapping:

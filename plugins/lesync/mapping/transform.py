@@ -26,7 +26,6 @@ from typing import Any
 from lesync.contracts import RecordError
 from lesync.mapping.convert import ConversionError, is_empty, to_string
 from lesync.mapping.limits import FieldMeta, FieldsMeta, FieldValueError, clean_text, fit_value, split_text
-from lesync.mapping.redaction import redactor
 from lesync.mapping.spec import CompiledEntry, CompiledMapping, TranscriptSettings
 from lesync.mapping.transcript import render
 
@@ -107,7 +106,7 @@ def transform_record(
     if spec.channel_field:
         _put(row, spec.channel_field.field, spec.channel_field.values.get(channel, channel), fields_meta)
     redacting = spec.redacted_targets
-    text_redactor = redactor(spec.redaction) if spec.redaction is not None else None
+    text_redactor = spec.redactor
     for entry in spec.entries:
         value = _entry_value(row, record, entry, channel)
         if value is _FAILED:
@@ -210,8 +209,8 @@ def _transcript_texts(
     if (to_file and not redact_file) or (to_field and not redact_field):
         plain = clean_text(render(record, channel, include_private))
     if redact_file or redact_field:
-        assert policy is not None
-        redacted = clean_text(render(record, channel, include_private, redactor(policy).text))
+        assert spec.redactor is not None
+        redacted = clean_text(render(record, channel, include_private, spec.redactor.text))
     return (redacted if redact_file else plain), (redacted if redact_field else plain)
 
 
