@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lesync.contracts import CHANNELS, Channel
+from lesync.mapping.redaction import RedactionPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = Path(os.environ.get("LESYNC_INCLUDE_DIR", PROJECT_ROOT / "include"))
@@ -209,6 +210,11 @@ class Integration(_Settings):
     limits: LimitSettings = LimitSettings()
     staging: StagingSettings = StagingSettings()
     operations: OperationsSettings = OperationsSettings()
+    redaction: RedactionPolicy | None = Field(
+        None,
+        description="What is redacted before Salesforce (card numbers, CVV, SSN, IBAN, emails, phones) "
+        "and where: see docs/mappings.md. Absent: nothing is redacted.",
+    )
 
     @field_validator("name")
     @classmethod

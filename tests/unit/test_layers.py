@@ -13,14 +13,6 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "lesync"
 
-#: Edges that break a rule today and are being removed by other work. Each one is named, so a new
-#: edge fails the test; delete an entry when its edge is gone (the test says so when it is).
-KNOWN_EDGES = {
-    # The default describe of mapping/limits.py moves out of the emulators.
-    ("lesync.mapping.limits", "lesync.emulators.salesforce.schema"),
-}
-
-
 def _module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -98,7 +90,7 @@ RULES = {
 @pytest.mark.parametrize("rule", RULES)
 def test_layers_point_one_way(rule):
     importer, forbidden = RULES[rule]
-    new = _violations(importer, forbidden) - KNOWN_EDGES
+    new = _violations(importer, forbidden)
     assert not new, f"{rule}: {sorted(new)}"
 
 
@@ -111,15 +103,4 @@ def test_only_the_test_world_imports_the_emulators():
         for imported in _real_modules(imports)
         if _under(imported, "lesync.emulators")
     }
-    assert not offenders - KNOWN_EDGES, sorted(offenders - KNOWN_EDGES)
-
-
-def test_known_edges_still_exist():
-    """An allow-list entry whose edge is gone must go too, or it would excuse its return."""
-    gone = {edge for edge in KNOWN_EDGES if edge[1] not in _real_modules(GRAPH.get(edge[0], set()))}
-    assert not gone, f"remove from KNOWN_EDGES (fixed): {sorted(gone)}"
-
-
-def test_the_graph_sees_lazy_and_relative_imports():
-    assert "lesync.pipeline.extract" in GRAPH["lesync.pipeline.tasks"]  # imported inside a function
-    assert "lesync.contracts" in GRAPH["lesync.config"]
+    assert not offenders, sorted(offenders)

@@ -8,16 +8,22 @@
 - ``CATALOG``: the predefined LivePerson fields.
 - ``fields_meta_from_describe(describe)`` / ``fields_meta_from_schema(object)``: field metadata.
 - ``render(record, channel)``: the transcript as text.
+- ``content_to_retrieve(mapping)``: the messaging ``contentToRetrieve`` parts the mapping reads.
+- ``RedactionPolicy`` / ``redactor(policy)`` / ``redact_record``: redaction of what people typed.
+- ``METRICS``: the service-level metrics (``lesync.mapping.metrics``), also catalog fields.
 """
 
 from lesync.mapping.catalog import CATALOG, CatalogField
+from lesync.mapping.content import content_to_retrieve
 from lesync.mapping.limits import (
     TRUNCATION_MARKER,
     FieldMeta,
     fields_meta_from_describe,
     fields_meta_from_schema,
 )
+from lesync.mapping.metrics import METRICS
 from lesync.mapping.paths import PathSyntaxError, compile_path, parse_path
+from lesync.mapping.redaction import RedactionPolicy, redact_record, redactor
 from lesync.mapping.spec import CompiledMapping, MappingError, compile_mapping, load_mapping
 from lesync.mapping.transcript import render, render_chat, render_messaging
 from lesync.mapping.transform import TransformedRow, detect_channel, transform_record
@@ -26,18 +32,23 @@ __all__ = [
     "CATALOG",
     "TRUNCATION_MARKER",
     "CatalogField",
+    "METRICS",
     "CompiledMapping",
     "FieldMeta",
     "MappingError",
     "PathSyntaxError",
+    "RedactionPolicy",
     "TransformedRow",
     "compile_mapping",
     "compile_path",
+    "content_to_retrieve",
     "detect_channel",
     "fields_meta_from_describe",
     "fields_meta_from_schema",
     "load_mapping",
     "parse_path",
+    "redact_record",
+    "redactor",
     "render",
     "render_chat",
     "render_messaging",

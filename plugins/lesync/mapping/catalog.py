@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lesync.mapping.convert import is_empty, parse_instant
+from lesync.mapping.convert import is_empty
+from lesync.mapping.metrics import METRICS, measure, message_counts
 from lesync.mapping.paths import Getter, compile_path
 
 Source = str | tuple[str, ...] | Callable[[dict], Any] | None
@@ -25,6 +26,7 @@ class CatalogField:
     chat: Source
     messaging: Source
     convert: str | None = None  # the conversion this value usually needs (a hint for docs)
+    free_text: bool = False  # typed by people (summaries, survey answers): redaction applies
 
     def source(self, channel: str) -> Source:
         return self.chat if channel == "chat" else self.messaging
@@ -45,82 +47,45 @@ def _chat_lines(record: dict) -> list:
     return lines if type(lines) is list else []
 
 
-def _count_lines(source: str) -> Callable[[dict], int | None]:
-    def count(record: dict) -> int | None:
-        lines = _chat_lines(record)
-        return sum(1 for line in lines if type(line) is dict and line.get("source") == source)
+def reads(*parts: str) -> Callable[[Callable[[dict], Any]], Callable[[dict], Any]]:
+    """Declare the record parts (top-level keys) a computed value reads, for ``contentToRetrieve``."""
 
-    return count
+    def mark(function: Callable[[dict], Any]) -> Callable[[dict], Any]:
+        function.parts = parts  # type: ignore[attr-defined]
+        return function
 
-
-def _count_messages(sent_by: str) -> Callable[[dict], int | None]:
-    def count(record: dict) -> int | None:
-        return sum(
-            1 for m in _list(record, "messageRecords") if type(m) is dict and m.get("sentBy") == sent_by
-        )
-
-    return count
+    return mark
 
 
-def _chat_message_count(record: dict) -> int:
-    return sum(
-        1 for line in _chat_lines(record) if type(line) is dict and line.get("source") in ("visitor", "agent")
-    )
-
-
-def _messaging_message_count(record: dict) -> int:
-    return sum(
-        1
-        for m in _list(record, "messageRecords")
-        if type(m) is dict and m.get("sentBy") in ("Consumer", "Agent")
-    )
-
-
+@reads("transfers")
 def _transfer_count(record: dict) -> int | None:
     transfers = record.get("transfers")
     return len(transfers) if type(transfers) is list else None
 
 
-def _millis(item: dict) -> int | None:
-    instant = parse_instant(item.get("timeL") if item.get("timeL") is not None else item.get("time"))
-    return None if instant is None else instant[0] * 1000 + instant[1]
+def _metric(name: str, channel: str) -> Callable[[dict], Any]:
+    """A service-level metric (``lesync.mapping.metrics``) of one channel's record."""
+    parts = ("info", "transcript") if channel == "chat" else ("info", "messageRecords", "agentParticipants")
+    if name not in METRICS:
+
+        @reads(parts[1])
+        def count(record: dict) -> Any:
+            return message_counts(record, channel)[name]
+
+        return count
+
+    @reads(*parts)
+    def value(record: dict) -> Any:
+        return measure(record, channel)[name]
+
+    return value
 
 
-def _first_response_seconds(items: list, is_visitor, is_agent) -> float | None:
-    """Seconds from the first visitor message to the first agent message after it."""
-    asked: int | None = None
-    for item in items:
-        if type(item) is not dict:
-            continue
-        if asked is None and is_visitor(item):
-            asked = _millis(item)
-        elif asked is not None and is_agent(item):
-            answered = _millis(item)
-            if answered is not None and answered >= asked:
-                return round((answered - asked) / 1000, 3)
-    return None
+def _metric_field(name: str, description: str, convert: str = "number") -> CatalogField:
+    return CatalogField(name, description, _metric(name, "chat"), _metric(name, "messaging"), convert)
 
 
-def _chat_first_response(record: dict) -> float | None:
-    return _first_response_seconds(
-        _chat_lines(record),
-        lambda line: line.get("source") == "visitor",
-        lambda line: line.get("source") == "agent" and line.get("subType") != "ONLY_TO_REP",
-    )
-
-
-def _messaging_first_response(record: dict) -> float | None:
-    messages = sorted(
-        (m for m in _list(record, "messageRecords") if type(m) is dict),
-        key=lambda m: m.get("seq") if type(m.get("seq")) is int else 0,
-    )
-    return _first_response_seconds(
-        messages,
-        lambda m: m.get("sentBy") == "Consumer",
-        lambda m: m.get("sentBy") == "Agent" and m.get("audience") != "AGENTS_AND_MANAGERS",
-    )
-
-
+@reads("info")
 def _messaging_duration_seconds(record: dict) -> float | None:
     info = record.get("info")
     duration = info.get("duration") if type(info) is dict else None
@@ -129,11 +94,13 @@ def _messaging_duration_seconds(record: dict) -> float | None:
     return None
 
 
+@reads("info")
 def _chat_status(record: dict) -> str:
     info = record.get("info")
     return "OPEN" if type(info) is dict and info.get("ended") is False else "CLOSE"
 
 
+@reads("consumerParticipants")
 def _consumer_full_name(record: dict) -> str | None:
     for person in _list(record, "consumerParticipants"):
         if type(person) is dict:
@@ -148,6 +115,7 @@ def _survey_answers(path: str) -> Callable[[dict], str | None]:
     """All answers of one chat survey as ``Question: answer`` lines."""
     get = compile_path(path)
 
+    @reads(path.split(".", 1)[0])
     def answers(record: dict) -> str | None:
         items = get(record)
         if type(items) is not list:
@@ -161,6 +129,7 @@ def _survey_answers(path: str) -> Callable[[dict], str | None]:
     return answers
 
 
+@reads("conversationSurveys")
 def _messaging_survey_answers(record: dict) -> str | None:
     lines = []
     for survey in _list(record, "conversationSurveys"):
@@ -171,6 +140,7 @@ def _messaging_survey_answers(record: dict) -> str | None:
     return "\n".join(lines) or None
 
 
+@reads("latestAgentSurvey", "previouslySubmittedAgentSurveys")
 def _messaging_agent_survey_answers(record: dict) -> str | None:
     surveys = [record.get("latestAgentSurvey"), *_list(record, "previouslySubmittedAgentSurveys")]
     lines = []
@@ -189,7 +159,8 @@ def _messaging_agent_survey_answers(record: dict) -> str | None:
 # --------------------------------------------------------------------------------------------
 # The catalog
 
-_SDE = "sdes.events[sdeType={}].{}"
+SDES, UNAUTH_SDES = "sdes", "unAuthSdes"
+_SDE = SDES + ".events[sdeType={}].{}"  # each also read from unAuthSdes (see source_paths)
 _CUSTOMER = _SDE.format("CUSTOMER_INFO", "customerInfo.customerInfo.{}")
 _PERSONAL = _SDE.format("PERSONAL_INFO", "personalInfo.personalInfo.{}")
 _MARKETING = _SDE.format("MARKETING_CAMPAIGN_INFO", "marketingCampaignInfo.marketingCampaignInfo.{}")
@@ -343,7 +314,7 @@ _FIELDS: tuple[CatalogField, ...] = (
     ),
     CatalogField("closedBy", "Who closed it (messaging: AGENT, CONSUMER, SYSTEM)", None, "info.closeReason"),
     CatalogField("startReason", "Why the chat started", "info.startReasonDesc", None),
-    CatalogField("summary", "Conversation summary text", None, "summary.text"),
+    CatalogField("summary", "Conversation summary text", None, "summary.text", free_text=True),
     CatalogField(
         "transferCount",
         "How many transfers between agents/skills",
@@ -351,34 +322,24 @@ _FIELDS: tuple[CatalogField, ...] = (
         _transfer_count,
         "integer",
     ),
-    CatalogField(
-        "messageCount",
-        "Visitor + agent messages (system lines not counted)",
-        _chat_message_count,
-        _messaging_message_count,
-        "integer",
-    ),
-    CatalogField(
-        "visitorMessageCount",
-        "Messages sent by the visitor",
-        _count_lines("visitor"),
-        _count_messages("Consumer"),
-        "integer",
-    ),
-    CatalogField(
+    _metric_field("messageCount", "Visitor + agent messages (system lines not counted)", "integer"),
+    _metric_field("visitorMessageCount", "Messages sent by the visitor", "integer"),
+    _metric_field(
         "agentMessageCount",
-        "Messages sent by agents (private ones included)",
-        _count_lines("agent"),
-        _count_messages("Agent"),
+        "Messages sent by agents, as LivePerson labels them (bots and private ones included)",
         "integer",
     ),
-    CatalogField(
-        "firstResponseSeconds",
-        "Seconds from the first visitor message to the first agent answer",
-        _chat_first_response,
-        _messaging_first_response,
-        "number",
+    # Service-level metrics (definitions: lesync/mapping/metrics.py and docs/mappings.md)
+    _metric_field("queueWaitSeconds", "Seconds from the request to the first human agent message"),
+    _metric_field("firstResponseSeconds", "Seconds from the first visitor message to the first agent answer"),
+    _metric_field("averageResponseSeconds", "Mean seconds the visitor waited for an agent answer"),
+    _metric_field("longestResponseSeconds", "Longest seconds the visitor waited for an agent answer"),
+    _metric_field("handleTimeSeconds", "Seconds from the first agent message to the end (open: empty)"),
+    _metric_field("agentsInvolved", "Distinct human agents who wrote or were assigned", "integer"),
+    _metric_field(
+        "abandoned", "Closed with nobody (agent or bot) answering the visitor (open: empty)", "boolean"
     ),
+    _metric_field("closeAfterLastMessageSeconds", "Seconds from the last message to the end (open: empty)"),
     # Surveys
     CatalogField("preChatName", "Pre-chat survey: Name", _PRECHAT.format("Name"), None),
     CatalogField("preChatEmail", "Pre-chat survey: Email", _PRECHAT.format("Email"), None),
@@ -388,18 +349,21 @@ _FIELDS: tuple[CatalogField, ...] = (
         "All pre-chat survey answers as 'Question: answer' lines",
         _survey_answers("surveys.preChat"),
         None,
+        free_text=True,
     ),
     CatalogField(
         "postChatSurveyAnswers",
         "All post-chat (messaging: conversation) survey answers",
         _survey_answers("surveys.postChat"),
         _messaging_survey_answers,
+        free_text=True,
     ),
     CatalogField(
         "agentSurveyAnswers",
         "All agent survey answers as 'Question: answer' lines",
         _survey_answers("surveys.operator"),
         _messaging_agent_survey_answers,
+        free_text=True,
     ),
     # Engagement attributes (SDEs)
     CatalogField(
@@ -480,11 +444,38 @@ def compile_source(source: Source) -> Getter | None:
         return None
     if callable(source):
         return _guarded(source)
-    paths = (source,) if isinstance(source, str) else source
-    getters = tuple(compile_path(path) for path in paths)
+    getters = tuple(compile_path(path) for path in source_paths(source))
     if len(getters) == 1:
         return getters[0]
     return first_non_empty(getters)
+
+
+def source_paths(source: str | tuple[str, ...]) -> tuple[str, ...]:
+    """The paths a source tries, in order: every ``sdes...`` path is followed by its
+    ``unAuthSdes...`` twin (messaging ``v=2`` keeps unauthenticated attributes apart, in the same
+    event shapes; authenticated ones win)."""
+    paths = (source,) if isinstance(source, str) else source
+    tried: list[str] = []
+    for path in paths:
+        tried.append(path)
+        if path.startswith(SDES + "."):
+            tried.append(UNAUTH_SDES + path[len(SDES) :])
+    return tuple(tried)
+
+
+def source_parts(source: Source) -> frozenset[str]:
+    """The record parts (top-level keys) a source reads; what ``contentToRetrieve`` must ask for."""
+    if source is None:
+        return frozenset()
+    if callable(source):
+        return frozenset(getattr(source, "parts", ()))
+    return frozenset(filter(None, (path_root(path) for path in source_paths(source))))
+
+
+def path_root(path: str) -> str | None:
+    """The top-level key a path starts with (None when it starts with a selector)."""
+    head = path.split(".", 1)[0].split("[", 1)[0].strip()
+    return head or None
 
 
 def first_non_empty(getters: tuple[Getter, ...]) -> Getter:

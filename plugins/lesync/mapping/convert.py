@@ -41,6 +41,12 @@ def is_empty(value: Any) -> bool:
     return False
 
 
+def folded(value: Any) -> str:
+    """An enumeration value for comparison (``sentBy``, ``audience``, ``source``, statuses...):
+    LivePerson's docs spell ``Agent`` and ``agent``, so they are one value. Non-text: ``""``."""
+    return value.casefold() if type(value) is str else ""
+
+
 # --------------------------------------------------------------------------------------------
 # Text
 

@@ -11,9 +11,12 @@ two; truncation never splits a surrogate pair.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from lesync.mapping.convert import (
@@ -87,15 +90,24 @@ def fields_meta_from_describe(describe: Mapping[str, Any]) -> dict[str, FieldMet
     return {field["name"]: FieldMeta.from_describe(field) for field in describe.get("fields") or ()}
 
 
-def fields_meta_from_schema(
-    object_name: str = "Chat_Transcript__c", schema: Any = None
-) -> dict[str, FieldMeta]:
-    """Field metadata from the emulated org's schema (the preview's default org)."""
-    from lesync.emulators.salesforce.schema import describe_sobject, load_schema
+#: The default org's describe answers (``{object: describe}``): the emulated org's schema as
+#: JSON, packaged here so the product path (preview, defaults) never imports the emulators.
+#: tests/unit/mapping/test_default_describe.py keeps it equal to the emulator's schema.yaml and
+#: rewrites it with ``LESYNC_WRITE_DEFAULT_DESCRIBE=1``.
+DEFAULT_DESCRIBE_PATH = Path(__file__).with_name("default_describe.json")
 
-    describe = describe_sobject(schema or load_schema(), object_name)
+
+@cache
+def default_describes() -> dict[str, Any]:
+    return json.loads(DEFAULT_DESCRIBE_PATH.read_text(encoding="utf-8"))
+
+
+def fields_meta_from_schema(object_name: str = "Chat_Transcript__c") -> dict[str, FieldMeta]:
+    """Field metadata of the default org (the one the emulator serves; the preview's default)."""
+    describes = {name.lower(): describe for name, describe in default_describes().items()}
+    describe = describes.get(object_name.lower())
     if describe is None:
-        raise ValueError(f"object {object_name!r} is not in the emulated org's schema")
+        raise ValueError(f"object {object_name!r} is not in the default org's describe")
     return fields_meta_from_describe(describe)
 
 

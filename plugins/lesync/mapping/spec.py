@@ -7,6 +7,7 @@ the fix. Nothing is returned until everything is valid, so a half-applied mappin
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,9 +18,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lesync.contracts import CHANNELS, Channel
-from lesync.mapping.catalog import CATALOG, catalog_getter
+from lesync.mapping.catalog import CATALOG, catalog_getter, path_root, source_parts
 from lesync.mapping.convert import CONVERTERS, Converter, value_map
 from lesync.mapping.paths import Getter, PathSyntaxError, compile_path
+from lesync.mapping.redaction import RedactionPolicy, Redactor
+from lesync.mapping.redaction import redactor as compile_redactor
 
 ConvertName = Literal["string", "datetime", "date", "number", "integer", "boolean", "picklist"]
 
@@ -53,6 +56,12 @@ class FieldEntry(_Strict):
     convert: ConvertName | None = Field(None, description="Conversion; by default the field's type decides")
     map: dict[str, Any] | None = Field(
         None, description="Picklist value map {LivePerson value: Salesforce value}"
+    )
+    on_empty: Literal["keep", "clear"] = Field(
+        "keep", description="When LivePerson has no value: keep the Salesforce value, or clear it"
+    )
+    redact: bool | None = Field(
+        None, description="Redact this field's text (default: the integration's redaction policy decides)"
     )
 
     @model_validator(mode="after")
@@ -130,6 +139,10 @@ class CompiledEntry:
     getters: Mapping[str, Getter | None]  # channel -> getter (None: no value in this channel)
     default: Any
     converter: Converter | None
+    clear_when_empty: bool = False  # on_empty: clear
+    free_text: bool = False  # typed by people (surveys, summaries, custom paths): redaction's business
+    redact: bool | None = None  # the entry's own say; None: the policy's scope decides
+    parts: Mapping[str, frozenset[str]] = field(default_factory=dict)  # channel -> record parts read
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,9 @@ class CompiledMapping:
     transcript: TranscriptSettings | None
     channel_field: ChannelField | None
     spec: MappingFile = field(repr=False)
+    redaction: RedactionPolicy | None = None
+    redacted_targets: frozenset[str] = frozenset()  # the mapped fields the policy applies to
+    redactor: Redactor | None = field(default=None, repr=False, compare=False)  # the policy, compiled
 
     def targets(self) -> list[str]:
         """Every Salesforce field this mapping can write."""
@@ -159,14 +175,24 @@ class CompiledMapping:
         """The same mapping with transcript settings overridden (an integration's choice)."""
         base = self.transcript or TranscriptSettings()
         settings = TranscriptSettings.model_validate({**base.model_dump(), **changes})
-        return CompiledMapping(
-            self.source,
-            self.object,
-            self.external_id_field,
-            self.entries,
-            settings,
-            self.channel_field,
-            self.spec,
+        return dataclasses.replace(self, transcript=settings)
+
+    def with_redaction(self, policy: RedactionPolicy | None) -> CompiledMapping:
+        """The same mapping redacting by an integration's policy (None or disabled: no redaction)."""
+        if policy is None or not policy.enabled:
+            return dataclasses.replace(self, redaction=None, redacted_targets=frozenset(), redactor=None)
+        scope = policy.apply_to.mapped_fields
+        targets = frozenset(
+            entry.target
+            for entry in self.entries
+            if (
+                entry.redact
+                if entry.redact is not None
+                else scope == "all" or (scope == "free_text" and entry.free_text)
+            )
+        )
+        return dataclasses.replace(
+            self, redaction=policy, redacted_targets=targets, redactor=compile_redactor(policy)
         )
 
 
@@ -211,13 +237,18 @@ def _entry_label(index: int, target: Any) -> str:
 def _compile_entry(index: int, entry: FieldEntry, problems: list[str]) -> CompiledEntry:
     label = _entry_label(index, entry.target)
     getters: dict[str, Getter | None] = {"chat": None, "messaging": None}
+    parts: dict[str, frozenset[str]] = {"chat": frozenset(), "messaging": frozenset()}
+    free_text = False
     if entry.lp_field:
         if entry.lp_field not in CATALOG:
             problems.append(
                 f"{label}: unknown predefined field {entry.lp_field!r}{_suggest(entry.lp_field, CATALOG)}"
             )
         else:
+            known = CATALOG[entry.lp_field]
             getters = {channel: catalog_getter(entry.lp_field, channel) for channel in CHANNELS}
+            parts = {channel: source_parts(known.source(channel)) for channel in CHANNELS}
+            free_text = known.free_text
     for key, channel in (("api_field", "chat"), ("msg_api_field", "messaging")):
         path = getattr(entry, key)
         if path:
@@ -225,7 +256,19 @@ def _compile_entry(index: int, entry: FieldEntry, problems: list[str]) -> Compil
                 getters[channel] = compile_path(path)
             except PathSyntaxError as error:
                 problems.append(f"{label}: {key} {error}")
-    return CompiledEntry(entry.target, getters, entry.default, _converter(entry))
+                continue
+            parts[channel] = frozenset(filter(None, [path_root(path)]))
+            free_text = True  # a custom path: survey answers and the like, typed by people
+    return CompiledEntry(
+        entry.target,
+        getters,
+        entry.default,
+        _converter(entry),
+        clear_when_empty=entry.on_empty == "clear",
+        free_text=free_text,
+        redact=entry.redact,
+        parts=parts,
+    )
 
 
 def _converter(entry: FieldEntry) -> Converter | None:

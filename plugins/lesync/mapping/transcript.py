@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Callable
 from functools import lru_cache
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
-from lesync.mapping.convert import format_transcript_time, is_empty, parse_instant
+from lesync.mapping.convert import folded, format_transcript_time, is_empty, parse_instant
 from lesync.mapping.limits import clean_text
 
 CONTINUATION_INDENT = "    "
@@ -135,7 +136,7 @@ def _json_value(content: Any) -> Any:
     return content
 
 
-_CONTAINERS = frozenset({"vertical", "horizontal", "carousel", "quickReplies", "list"})
+_CONTAINERS = frozenset({"vertical", "horizontal", "carousel", "quickreplies", "list"})
 
 
 def _collect(node: Any, texts: list[str], kinds: dict[str, int], depth: int) -> None:
@@ -147,12 +148,12 @@ def _collect(node: Any, texts: list[str], kinds: dict[str, int], depth: int) -> 
         return
     if type(node) is not dict:
         return
-    kind = node.get("type")
+    kind = folded(node.get("type"))
     if kind == "text" and not is_empty(node.get("text")):
         texts.append(html_to_text(str(node["text"])).replace("\n", " "))
     elif kind == "button" and not is_empty(node.get("title")):
         texts.append(f"button: {node['title']}")
-    elif type(kind) is str and kind not in _CONTAINERS:
+    elif kind and kind not in _CONTAINERS:
         kinds[kind] = kinds.get(kind, 0) + 1
     for key in ("elements", "replies"):
         if key in node:
@@ -177,27 +178,32 @@ def _quick_replies_text(content: str) -> str | None:
 # Chat
 
 
-def render_chat(record: dict, include_private: bool = False) -> str:
+Redact = Callable[[str], str] | None  # applied to each message's text (never to names or times)
+
+
+def render_chat(record: dict, include_private: bool = False, redact: Redact = None) -> str:
     """The chat transcript (``transcript.lines[]``) as text, in the order LivePerson gives."""
     transcript = record.get("transcript") if type(record) is dict else None
     lines = transcript.get("lines") if type(transcript) is dict else None
     out = []
     for line in lines if type(lines) is list else ():
         if type(line) is dict:
-            rendered = _chat_line(line, include_private)
+            rendered = _chat_line(line, include_private, redact)
             if rendered:
                 out.append(rendered)
     return "\n".join(out)
 
 
-def _chat_line(line: dict, include_private: bool) -> str | None:
-    private = line.get("subType") == "ONLY_TO_REP"
+def _chat_line(line: dict, include_private: bool, redact: Redact) -> str | None:
+    private = folded(line.get("subType")) == "only_to_rep"
     if private and not include_private:
         return None
     text = _chat_text(line)
     if not text:
         return None
-    if line.get("source") == "system":
+    if redact is not None:
+        text = redact(text)
+    if folded(line.get("source")) == "system":
         prefix = SYSTEM_MARK
     else:
         speaker = line.get("by")
@@ -208,7 +214,7 @@ def _chat_line(line: dict, include_private: bool) -> str | None:
 
 
 def _chat_text(line: dict) -> str:
-    text_type = line.get("textType")
+    text_type = folded(line.get("textType"))
     text = line.get("text")
     if text_type == "rich-content":
         return summarise_rich_content(line.get("json") if line.get("json") is not None else text)
@@ -223,14 +229,14 @@ def _chat_text(line: dict) -> str:
 # Messaging
 
 
-def render_messaging(record: dict, include_private: bool = False) -> str:
+def render_messaging(record: dict, include_private: bool = False, redact: Redact = None) -> str:
     """Messages and transfers as text, ordered by time then sequence number."""
     if type(record) is not dict:
         return ""
     names = _participant_names(record)
     events: list[tuple[int, int, int, str]] = []
     for index, message in enumerate(_items(record, "messageRecords")):
-        rendered = _message_line(message, names, include_private)
+        rendered = _message_line(message, names, include_private, redact)
         if rendered:
             seq = message.get("seq") if type(message.get("seq")) is int else index
             events.append((_sort_time(message), 0, seq, rendered))
@@ -273,13 +279,15 @@ def _first_text(item: dict, keys: tuple[str, ...]) -> str | None:
     return None
 
 
-def _message_line(message: dict, names: dict[str, str], include_private: bool) -> str | None:
-    private = message.get("audience") == "AGENTS_AND_MANAGERS"
+def _message_line(message: dict, names: dict[str, str], include_private: bool, redact: Redact) -> str | None:
+    private = folded(message.get("audience")) == "agents_and_managers"
     if private and not include_private:
         return None
     text = _message_text(message)
     if not text:
         return None
+    if redact is not None:
+        text = redact(text)
     sender = names.get(str(message.get("participantId"))) or message.get("sentBy") or "unknown"
     prefix = f"{PRIVATE_MARK if private else ''}{sender}: "
     return _stamp(message) + prefix + text
@@ -289,12 +297,12 @@ def _message_text(message: dict) -> str:
     data = message.get("messageData")
     if type(data) is not dict:
         return ""
-    kind = message.get("type")
+    kind = folded(message.get("type"))
     parts: list[str] = []
     msg = data.get("msg")
     if type(msg) is dict and type(msg.get("text")) is str and msg["text"].strip():
         text = msg["text"]
-        parts.append(_indent_continuations(html_to_text(text) if kind == "TEXT_HTML" else text))
+        parts.append(_indent_continuations(html_to_text(text) if kind == "text_html" else text))
     if type(data.get("richContent")) is dict:
         parts.append(summarise_rich_content(data["richContent"].get("content")))
     if type(data.get("file")) is dict:
@@ -306,8 +314,8 @@ def _message_text(message: dict) -> str:
     quick = _quick_replies(data)
     if quick:
         parts.append(quick)
-    if not parts and type(kind) is str and kind not in ("TEXT_PLAIN", "TEXT_HTML"):
-        parts.append(f"[{kind.lower().replace('_', ' ')}]")
+    if not parts and kind and kind not in ("text_plain", "text_html"):
+        parts.append(f"[{kind.replace('_', ' ')}]")
     return " ".join(parts)
 
 
@@ -339,8 +347,9 @@ def _transfer_line(transfer: dict) -> str:
     return _stamp(transfer) + SYSTEM_MARK + text
 
 
-def render(record: dict, channel: str, include_private: bool = False) -> str:
-    """The transcript of a record of either channel."""
+def render(record: dict, channel: str, include_private: bool = False, redact: Redact = None) -> str:
+    """The transcript of a record of either channel; ``redact`` (a redactor's ``text``) is applied
+    to what people wrote, line by line."""
     if channel == "chat":
-        return render_chat(record, include_private)
-    return render_messaging(record, include_private)
+        return render_chat(record, include_private, redact)
+    return render_messaging(record, include_private, redact)

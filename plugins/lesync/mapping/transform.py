@@ -4,11 +4,18 @@ The row is the contract with the load stage::
 
     {"conversation_id": str, "channel": "chat"|"messaging", "status": "open"|"closed",
      "fields": {SalesforceField: value, ...},          # only non-empty values, external id included
+     "clear": [SalesforceField, ...],                   # on_empty: clear entries with no value
      "transcript_file": {"title", "path_on_client", "content"} | None,
-     "errors": [{"field", "code", "message"}, ...]}
+     "errors": [{"code", "message", "fields": [SalesforceField]}, ...]}   # RecordError.as_dict()
 
 A value that cannot be written becomes an error naming the field; the rest of the row is still
-produced, and a row with errors is still written (the load reports it as failed).
+produced, and a row with errors is still written (the load reports it as failed). Empty values
+are never in ``fields``; an entry that says ``on_empty: clear`` puts its field in ``clear`` so
+the load sets it to null (Bulk ``#N/A``, Collections ``null``).
+
+When the mapping carries a redaction policy (``CompiledMapping.with_redaction``), what people
+typed is redacted before it is in the row: each transcript line for the field and/or the file,
+and the mapped fields the policy's scope names.
 """
 
 from __future__ import annotations
@@ -16,9 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lesync.contracts import RecordError
 from lesync.mapping.convert import ConversionError, is_empty, to_string
 from lesync.mapping.limits import FieldMeta, FieldsMeta, FieldValueError, clean_text, fit_value, split_text
-from lesync.mapping.spec import CompiledMapping, TranscriptSettings
+from lesync.mapping.spec import CompiledEntry, CompiledMapping, TranscriptSettings
 from lesync.mapping.transcript import render
 
 ID_PATHS = {"chat": "engagementId", "messaging": "conversationId"}
@@ -31,10 +39,11 @@ class TransformedRow:
     status: str
     fields: dict[str, Any] = field(default_factory=dict)
     transcript_file: dict[str, str] | None = None
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    clear: list[str] = field(default_factory=list)
 
     def error(self, field_name: str, code: str, message: str) -> None:
-        self.errors.append({"field": field_name, "code": code, "message": message})
+        self.errors.append(RecordError(code, message, (field_name,)).as_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +51,7 @@ class TransformedRow:
             "channel": self.channel,
             "status": self.status,
             "fields": self.fields,
+            "clear": self.clear,
             "transcript_file": self.transcript_file,
             "errors": self.errors,
         }
@@ -95,31 +105,59 @@ def transform_record(
         row.error(spec.external_id_field, "MISSING_ID", f"the record has no info.{ID_PATHS[channel]}")
     if spec.channel_field:
         _put(row, spec.channel_field.field, spec.channel_field.values.get(channel, channel), fields_meta)
+    redacting = spec.redacted_targets
+    text_redactor = spec.redactor
     for entry in spec.entries:
-        _map_entry(row, record, entry, channel, fields_meta)
+        value = _entry_value(row, record, entry, channel)
+        if value is _FAILED:
+            continue
+        if value is None:
+            if entry.clear_when_empty:
+                _clear(row, entry.target, fields_meta)
+            continue
+        if text_redactor is not None and entry.target in redacting:
+            value = text_redactor.value(value)
+        _put(row, entry.target, value, fields_meta)
     if spec.transcript:
-        _add_transcript(row, record, spec.transcript, fields_meta)
+        _add_transcript(row, record, spec, fields_meta)
     return row
 
 
-def _map_entry(
-    row: TransformedRow, record: dict, entry: Any, channel: str, fields_meta: FieldsMeta | None
-) -> None:
+_FAILED = object()  # a value that could not be converted (the row already says why)
+
+
+def _entry_value(row: TransformedRow, record: dict, entry: CompiledEntry, channel: str) -> Any:
+    """The entry's value, converted; None when empty, ``_FAILED`` when it cannot be converted."""
     getter = entry.getters[channel]
     value = getter(record) if getter is not None else None
     if is_empty(value):
         value = entry.default
         if is_empty(value):
-            return
-    if entry.converter is not None:
-        try:
-            value = entry.converter(value)
-        except ConversionError as error:
-            row.error(entry.target, error.code, f"{entry.target}: {error}")
-            return
-        if is_empty(value):
-            return
-    _put(row, entry.target, value, fields_meta)
+            return None
+    if entry.converter is None:
+        return value
+    try:
+        value = entry.converter(value)
+    except ConversionError as error:
+        row.error(entry.target, error.code, f"{entry.target}: {error}")
+        return _FAILED
+    return None if is_empty(value) else value
+
+
+def _clear(row: TransformedRow, name: str, fields_meta: FieldsMeta | None) -> None:
+    """Ask the load to set ``name`` to null, if the field can be null."""
+    meta = fields_meta.get(name) if fields_meta is not None else None
+    if fields_meta is not None and meta is None:
+        row.error(name, "INVALID_FIELD", f"{name} does not exist on the object (check the mapping's target)")
+    elif meta is not None and (not meta.nillable or meta.type == "boolean" or not meta.updateable):
+        row.error(
+            name,
+            "INVALID_CLEAR",
+            f"{name} cannot be cleared (not nillable, a checkbox, or read-only); "
+            "remove 'on_empty: clear' from its entry",
+        )
+    else:
+        row.clear.append(name)
 
 
 def _put(row: TransformedRow, name: str, value: Any, fields_meta: FieldsMeta | None) -> None:
@@ -141,19 +179,39 @@ def _put(row: TransformedRow, name: str, value: Any, fields_meta: FieldsMeta | N
 
 
 def _add_transcript(
-    row: TransformedRow, record: dict, settings: TranscriptSettings, fields_meta: FieldsMeta | None
+    row: TransformedRow, record: dict, spec: CompiledMapping, fields_meta: FieldsMeta | None
 ) -> None:
-    text = clean_text(render(record, row.channel, settings.include_private))
-    if not text:
-        return
-    if settings.mode in ("attachment", "both"):
+    settings = spec.transcript
+    assert settings is not None
+    to_file = settings.mode in ("attachment", "both")
+    to_field = settings.mode in ("field", "both") and bool(settings.field)
+    file_text, field_text = _transcript_texts(record, row.channel, spec, to_file, to_field)
+    if to_file and file_text:
         name = settings.file_name.format(
             channel=row.channel, conversation_id=row.conversation_id or "unknown"
         )
         title = name.rsplit(".", 1)[0] if "." in name else name
-        row.transcript_file = {"title": title, "path_on_client": name, "content": text}
-    if settings.mode in ("field", "both") and settings.field:
-        _transcript_fields(row, text, settings, fields_meta)
+        row.transcript_file = {"title": title, "path_on_client": name, "content": file_text}
+    if to_field and field_text:
+        _transcript_fields(row, field_text, settings, fields_meta)
+
+
+def _transcript_texts(
+    record: dict, channel: str, spec: CompiledMapping, to_file: bool, to_field: bool
+) -> tuple[str, str]:
+    """``(file text, field text)``, each redacted when the policy says so; rendered once when
+    both read the same."""
+    include_private = spec.transcript.include_private if spec.transcript else False
+    policy = spec.redaction
+    redact_file = policy is not None and to_file and policy.apply_to.transcript_file
+    redact_field = policy is not None and to_field and policy.apply_to.transcript_text
+    plain = redacted = ""
+    if (to_file and not redact_file) or (to_field and not redact_field):
+        plain = clean_text(render(record, channel, include_private))
+    if redact_file or redact_field:
+        assert spec.redactor is not None
+        redacted = clean_text(render(record, channel, include_private, spec.redactor.text))
+    return (redacted if redact_file else plain), (redacted if redact_field else plain)
 
 
 def _transcript_fields(

@@ -14,7 +14,7 @@ XCom dict. A partial record LivePerson would not give whole is staged with its
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,14 @@ from lesync.pipeline.staging import JsonlGzWriter, as_path, safe_name
 from lesync.window import validate_window
 
 log = logging.getLogger(__name__)
+
+#: What the raw archive keeps of a record (e.g. the record redacted); None keeps it untouched.
+Prepare = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _prepared(records: Iterable[dict[str, Any]], prepare: Prepare | None) -> Iterable[dict[str, Any]]:
+    return records if prepare is None else (prepare(record) for record in records)
+
 
 RECORDS_PER_PART = 5_000
 COUNTED = ("calls", "pages", "retries", "partial_refetched", "partial_failed")
@@ -41,6 +49,8 @@ def extract_window(
     skills: list[int] | None = None,
     slice_id: str = "0",
     update_search: bool = True,
+    content: Iterable[str] | None = None,
+    prepare: Prepare | None = None,
 ) -> ExtractResult:
     """Stage every ``channel`` conversation of [start, end); returns paths and counts.
 
@@ -50,6 +60,8 @@ def extract_window(
     whose update search already returns, with no upper bound in time, everything that began
     before the run and changed since; later slices would only stage again conversations of the
     run's earlier slices. Chat ignores it (Engagement History has no update search).
+    ``content`` is messaging's ``contentToRetrieve`` (what the mapping reads); ``prepare`` turns
+    each record into what the raw archive keeps (e.g. redacted), before it is staged.
     """
     _check_channel(channel)
     window = validate_window(start, end)
@@ -57,22 +69,31 @@ def extract_window(
     records = (
         client.chats(window.start, window.end, skills)
         if channel == "chat"
-        else client.conversations(window.start, window.end, skills, update_search=update_search)
+        else client.conversations(
+            window.start, window.end, skills, update_search=update_search, content=content
+        )
     )
-    paths, count = stage_records(records, out_dir, f"{channel}-{safe_name(slice_id)}")
+    paths, count = stage_records(_prepared(records, prepare), out_dir, f"{channel}-{safe_name(slice_id)}")
     report = _report(channel, paths, count, before, client.stats, window=window.iso())
     log.info("Extracted %s", _summary(report))
     return report
 
 
 def extract_conversation(
-    client: LivePersonClient, channel: str, conversation_id: str, out_dir: Any
+    client: LivePersonClient,
+    channel: str,
+    conversation_id: str,
+    out_dir: Any,
+    content: Iterable[str] | None = None,
+    prepare: Prepare | None = None,
 ) -> ExtractResult:
     """Stage one ended conversation ("Sync Chat"); refuses one that is missing or still open."""
     _check_channel(channel)
     before = client.stats
-    record = ended_conversation(client, channel, str(conversation_id))
-    paths, count = stage_records([record], out_dir, f"{channel}-{safe_name(str(conversation_id))}")
+    record = ended_conversation(client, channel, str(conversation_id), content)
+    paths, count = stage_records(
+        _prepared([record], prepare), out_dir, f"{channel}-{safe_name(str(conversation_id))}"
+    )
     report = _report(channel, paths, count, before, client.stats, conversation_id=str(conversation_id))
     log.info("Extracted %s", _summary(report))
     return report
@@ -85,6 +106,7 @@ def recheck_open(
     slice_id: str = "recheck",
     content: Iterable[str] | None = None,
     limit: int = RECHECK_LIMIT,
+    prepare: Prepare | None = None,
 ) -> ExtractResult:
     """Stage the current record of messaging conversations synced while open (closed or not).
 
@@ -102,13 +124,15 @@ def recheck_open(
         ids = ids[:limit]
     before = client.stats
     records = client.conversations_by_ids(ids, content=content)
-    paths, count = stage_records(records, out_dir, f"messaging-{safe_name(slice_id)}")
+    paths, count = stage_records(_prepared(records, prepare), out_dir, f"messaging-{safe_name(slice_id)}")
     report = _report("messaging", paths, count, before, client.stats)
     log.info("Re-checked %d open conversations by id: %s", len(ids), _summary(report))
     return report
 
 
-def ended_conversation(client: LivePersonClient, channel: str, conversation_id: str) -> dict[str, Any]:
+def ended_conversation(
+    client: LivePersonClient, channel: str, conversation_id: str, content: Iterable[str] | None = None
+) -> dict[str, Any]:
     """The conversation's record, or a clear error why Sync Chat cannot take it."""
     if channel == "chat":
         record = client.chat(conversation_id)
@@ -117,7 +141,7 @@ def ended_conversation(client: LivePersonClient, channel: str, conversation_id: 
                 f"chat {conversation_id} not found or not ended (Engagement History returns ended chats only)"
             )
         return record
-    record = client.conversation(conversation_id)
+    record = client.conversation(conversation_id, content=content)
     if record is None:
         raise ConversationNotFoundError(f"messaging conversation {conversation_id} not found")
     if is_open(record):

@@ -90,14 +90,17 @@ def _matching(path: Any, channel: str, ids: set[str]) -> Iterator[tuple[str, dic
 
 
 def collect_by_id(
-    client: Any, channel: str, wanted: dict[str, str | None]
+    client: Any, channel: str, wanted: dict[str, str | None], content: list[str] | None = None
 ) -> tuple[list[dict[str, Any]], list[str], int]:
     """The wanted records (archive first, then LivePerson by id), the ids found nowhere, and how
     many came from the archive."""
     records: dict[str, dict[str, Any]] = dict(archived(channel, wanted))
     from_archive = len(records)
     for liveperson_id in sorted(set(wanted) - set(records)):
-        record = client.chat(liveperson_id) if channel == "chat" else client.conversation(liveperson_id)
+        if channel == "chat":
+            record = client.chat(liveperson_id)
+        else:
+            record = client.conversation(liveperson_id, **({"content": content} if content else {}))
         if record is not None:
             records[liveperson_id] = record
     missing = sorted(set(wanted) - set(records))
@@ -111,14 +114,19 @@ def collect_by_id(
     return [records[key] for key in sorted(records)], missing, from_archive
 
 
-def extract_by_id(client: Any, unit: dict[str, Any], out_dir: Any) -> ExtractResult:
-    """Stage one by-id unit (see ``replay_units``) like any extract."""
+def extract_by_id(
+    client: Any, unit: dict[str, Any], out_dir: Any, content: list[str] | None = None, prepare: Any = None
+) -> ExtractResult:
+    """Stage one by-id unit (see ``replay_units``) like any extract (``content`` and ``prepare`` as
+    in ``extract_window``)."""
     from lesync.pipeline.extract import stage_records
     from lesync.pipeline.staging import safe_name
 
     channel = unit["channel"]
     before = dict(client.stats)
-    records, missing, from_archive = collect_by_id(client, channel, dict(unit["ids"]))
+    records, missing, from_archive = collect_by_id(client, channel, dict(unit["ids"]), content)
+    if prepare is not None:  # redaction is idempotent: archived copies pass through unchanged
+        records = [prepare(record) for record in records]
     paths, count = stage_records(records, out_dir, f"{channel}-{safe_name(unit['slice'])}")
     after = client.stats
     result = ExtractResult(

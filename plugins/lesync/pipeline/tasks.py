@@ -252,17 +252,23 @@ def extract(
 
     client = client or liveperson_client(integration)
     out_dir = run_dir(integration, run_id) / "raw"
+    content, prepare = _extract_choices(integration)
     if "ids" in unit:
         from lesync.pipeline.replay import extract_by_id
 
-        return extract_by_id(client, unit, out_dir).as_xcom()
+        return extract_by_id(client, unit, out_dir, content, prepare).as_xcom()
     if "recheck" in unit:
         from lesync.pipeline.extract import recheck_open
 
-        return recheck_open(client, unit["recheck"], out_dir, slice_id=unit["slice"]).as_xcom()
+        found = recheck_open(
+            client, unit["recheck"], out_dir, slice_id=unit["slice"], content=content, prepare=prepare
+        )
+        return found.as_xcom()
     if "conversation_id" in unit:
         try:
-            found = extract_conversation(client, unit["channel"], unit["conversation_id"], out_dir)
+            found = extract_conversation(
+                client, unit["channel"], unit["conversation_id"], out_dir, content, prepare
+            )
         except (ConversationNotEndedError, ConversationNotFoundError) as exc:
             raise SyncRefusedError(str(exc)) from None
         return ExtractResult.from_xcom(found).as_xcom()
@@ -278,8 +284,20 @@ def extract(
         # Only a run's first slice asks for "started earlier, updated since": that search has
         # no upper bound, so later slices would fetch the same conversations again.
         update_search=unit["slice"] == "000",
+        content=content,
+        prepare=prepare,
     )
     return ExtractResult.from_xcom(extracted).as_xcom()
+
+
+def _extract_choices(integration: Integration) -> tuple[list[str], Any]:
+    """What messaging calls ask for (``contentToRetrieve``: what the mapping reads), and how a
+    record is kept in the raw archive (redacted when the policy says ``raw_archive``)."""
+    from lesync.mapping import content_to_retrieve, redact_record
+
+    policy = integration.redaction
+    prepare = (lambda record: redact_record(record, policy)) if policy and policy.raw_archive else None
+    return content_to_retrieve(compiled_mapping(integration)), prepare
 
 
 def liveperson_client(integration: Integration):
@@ -296,7 +314,7 @@ def compiled_mapping(integration: Integration):
     """The integration's mapping, transcript choices included (the mapping file owns them)."""
     from lesync.mapping import load_mapping
 
-    return load_mapping(integration.mapping_path())
+    return load_mapping(integration.mapping_path()).with_redaction(integration.redaction)
 
 
 def transform(

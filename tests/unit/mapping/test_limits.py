@@ -148,7 +148,7 @@ def test_bad_values_become_row_errors_and_the_rest_is_loaded():
         }
     )
     row = transform_record(chat_surveys(), "chat", mapping, fields_meta).to_dict()
-    codes = {error["field"]: error["code"] for error in row["errors"]}
+    codes = {error["fields"][0]: error["code"] for error in row["errors"]}
     assert codes == {
         "Mcs_Text__c": "INVALID_TYPE_ON_FIELD_IN_RECORD",
         "Status__c": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
@@ -167,9 +167,9 @@ def test_unknown_target_field_is_an_invalid_field_error():
     row = transform_record(chat_surveys(), "chat", mapping, org_fields()).to_dict()
     assert row["errors"] == [
         {
-            "field": "No_Such__c",
             "code": "INVALID_FIELD",
             "message": "No_Such__c does not exist on the object (check the mapping's target)",
+            "fields": ["No_Such__c"],
         }
     ]
 
@@ -182,7 +182,7 @@ def test_conversion_error_in_mapping_is_a_row_error():
         }
     )
     row = transform_record(chat_surveys(), "chat", mapping, org_fields()).to_dict()
-    assert row["errors"][0]["field"] == "Start_Time__c"
+    assert row["errors"][0]["fields"] == ["Start_Time__c"]
     assert row["errors"][0]["code"] == "INVALID_DATE_TIME"
 
 

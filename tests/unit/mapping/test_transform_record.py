@@ -217,7 +217,7 @@ def test_record_without_id_is_a_row_with_an_error():
     del record["info"]["engagementId"]
     row = row_of(record, "chat")
     assert row["conversation_id"] == ""
-    assert row["errors"][0]["field"] == "LP_Conversation_Id__c"
+    assert row["errors"][0]["fields"] == ["LP_Conversation_Id__c"]
     assert row["errors"][0]["code"] == "MISSING_ID"
     assert row["fields"]["Agent_Name__c"] == "liorr@liveperson.com"
 

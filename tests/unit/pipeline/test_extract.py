@@ -43,7 +43,7 @@ class StubClient:
     def chat(self, engagement_id):
         return next((r for r in self.records if r["info"]["engagementId"] == engagement_id), None)
 
-    def conversation(self, conversation_id):
+    def conversation(self, conversation_id, content=None):
         return next((r for r in self.records if r["info"]["conversationId"] == conversation_id), None)
 
 

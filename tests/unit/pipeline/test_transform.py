@@ -61,7 +61,15 @@ def test_rows_written_with_channel_from_file_names(tmp_path, mapping, meta):
     assert result["by_channel"] == {"chat": 2, "messaging": 1}
     rows = list(read_jsonl_gz(tmp_path / "rows.jsonl.gz"))
     assert [row["conversation_id"] for row in rows] == ["c1", "c2", "e5c58e49-e4a5-40a8-8a18-d6580d1d5630"]
-    assert set(rows[0]) == {"conversation_id", "channel", "status", "fields", "transcript_file", "errors"}
+    assert set(rows[0]) == {
+        "conversation_id",
+        "channel",
+        "status",
+        "fields",
+        "clear",
+        "transcript_file",
+        "errors",
+    }
     assert rows[2]["fields"]["SDK_API_Type__c"] == "Messaging"
     assert result["rows_path"].endswith("rows.jsonl.gz")
 
@@ -111,7 +119,7 @@ def test_rows_with_errors_are_still_written_and_counted(tmp_path, mapping, meta)
     result = stage.transform_files([tmp_path / "chat-1.jsonl.gz"], tmp_path / "rows.jsonl.gz", mapping, meta)
     assert (result["rows"], result["with_errors"]) == (3, 3)  # id-less records are never merged
     rows = list(read_jsonl_gz(tmp_path / "rows.jsonl.gz"))
-    assert rows[0]["errors"][0]["field"] == "Visitor_Email__c"
+    assert rows[0]["errors"][0]["fields"] == ["Visitor_Email__c"]
 
 
 def test_streaming_decodes_each_record_once(tmp_path, mapping, meta, monkeypatch):
