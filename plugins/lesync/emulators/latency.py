@@ -30,7 +30,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,7 @@ def load_profile(spec: str | Path | LatencyProfile | None) -> LatencyProfile:
     if base is not None and base not in PROFILES:
         raise ValueError(f"latency profile {path}: extends must be one of {sorted(PROFILES)}, not {base!r}")
     merged = _merge(PROFILES[base].model_dump() if base else {}, data)
-    merged.setdefault("name", path.stem)
+    merged["name"] = data.get("name") or path.stem
     try:
         return LatencyProfile.model_validate(merged)
     except ValidationError as exc:
@@ -245,8 +245,14 @@ class TokenBucket:
 class LatencyControl:
     """The active profile of one emulator, switchable at any time, plus its throttling state."""
 
-    def __init__(self, profile: LatencyProfile = NONE, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        profile: LatencyProfile = NONE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
         self.clock = clock
+        self.sleep = sleep  # the request path's wait; tests record it instead of waiting
         self.throttled = 0
         self._lock = threading.Lock()
         self.use(profile)
@@ -339,7 +345,7 @@ class LatencyMiddleware:
                 return
         delay = self.control.call_delay(self.service, self.classify(path))
         if delay:
-            await asyncio.sleep(delay)
+            await self.control.sleep(delay)
         per_kb = self.control.per_kb(self.service)
         if not per_kb:
             await self.app(scope, receive, send)
@@ -347,14 +353,21 @@ class LatencyMiddleware:
 
         async def slow_receive() -> dict:
             message = await receive()
-            await _transfer(message, per_kb)
+            await self._transfer(message, per_kb)
             return message
 
         async def slow_send(message: dict) -> None:
-            await _transfer(message, per_kb)
+            await self._transfer(message, per_kb)
             await send(message)
 
         await self.app(scope, slow_receive, slow_send)
+
+    async def _transfer(self, message: dict, per_kb: float) -> None:
+        """Wait as long as the body in ``message`` takes over the profile's bandwidth."""
+        kind = message.get("type")
+        size = len(message.get("body") or b"") if kind in ("http.request", "http.response.body") else 0
+        if size:
+            await self.control.sleep(size / KB * per_kb)
 
     async def _too_many_requests(self, send: Callable, wait: float) -> None:
         payload = json.dumps(self.error_body(429)).encode()
@@ -365,17 +378,6 @@ class LatencyMiddleware:
         ]
         await send({"type": "http.response.start", "status": 429, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
-
-
-async def _transfer(message: dict, per_kb: float) -> None:
-    """Wait as long as the body in ``message`` takes over the profile's bandwidth."""
-    size = (
-        len(message.get("body") or b"")
-        if message.get("type") in ("http.request", "http.response.body")
-        else 0
-    )
-    if size:
-        await asyncio.sleep(size / KB * per_kb)
 
 
 def install_latency(app: Any, state: Any, service: str, error_body: ErrorBody) -> LatencyControl:
