@@ -500,6 +500,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {note}; payload through XCom {fmt(b1['payload_xcom_mb'])} MB, result to XCom "
                 f"{fmt(b1['result_xcom_mb'])} MB{files} |"
             )
+    out += time_breakdown(r)
     if "floor" in r:
         fl, tr = r["floor"], r["transform"]
         out += [
@@ -535,6 +536,36 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {fmt(point['conv_per_s'], 0)} |"
             )
     return "\n".join(out) + "\n"
+
+
+def time_breakdown(r: dict[str, Any]) -> list[str]:
+    """Where each contender's load time went: HTTP by Salesforce route class, the client's sleeps."""
+    contenders = (("load", "lesync load_rows"), ("naive", "(a) naive, the sample"), ("bulk1", "(b) operator"))
+    rows = []
+    for key, label in contenders:
+        stage = r.get(key) or {}
+        trace = stage.get("http_trace")
+        if not trace:
+            continue
+        ranked = sorted(trace["by_class"].items(), key=lambda item: -item[1]["s"])
+        classes = ", ".join(f"{name} {v['calls']:,} calls {v['s']:.1f} s" for name, v in ranked)
+        rest = stage["wall_s"] - trace["http_s"] - trace["slept_s"]
+        rows.append(
+            f"| {label} | {stage['wall_s']:.1f} | {trace['http_s']:.1f} | {classes} "
+            f"| {trace['slept_s']:.1f} ({trace['sleeps']}) | {rest:.1f} |"
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        "**Where the load time goes** (seconds in HTTP calls by route class, in the client's own "
+        "sleeps (job polls, backoff: ours only; simple-salesforce's are in the rest), and the rest: "
+        "CPU and streamed downloads)",
+        "",
+        "| contender | wall s | HTTP s | by route class | slept s (sleeps) | rest s |",
+        "|---|---:|---:|---|---:|---:|",
+        *rows,
+    ]
 
 
 def sweep_point(results: dict[str, Any]) -> dict[str, Any]:
