@@ -260,6 +260,7 @@ class LatencyControl:
     def use(self, profile: LatencyProfile | str | Path | None) -> LatencyProfile:
         with self._lock:
             self.profile = load_profile(profile)
+            self.active = not self.profile.is_none  # read on every request: computed once here
             self._buckets: dict[str, TokenBucket] = {}
         return self.profile
 
@@ -330,11 +331,7 @@ class LatencyMiddleware:
         self.classify = liveperson_route_class if service == "liveperson" else salesforce_route_class
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"].startswith(CONTROL_PREFIX)
-            or self.control.profile.is_none
-        ):
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX) or not self.control.active:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
