@@ -36,6 +36,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from lesync.emulators.latency import latency_control
+
 MAX_BATCH_RECORDS = 10_000
 MAX_BATCH_CHARS = 10_000_000
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
@@ -92,6 +94,7 @@ class Job:
     state: str = "Open"
     created: str = field(default_factory=_now)
     batches: dict[str, Batch] = field(default_factory=dict)
+    queued: bool = False  # has waited the latency profile's queue delay
 
     def info(self) -> dict[str, Any]:
         batches = list(self.batches.values())
@@ -228,14 +231,21 @@ class Bulk1Jobs:
             if job.state == "Aborted":
                 batch.state, batch.state_message = "NotProcessed", "Job aborted"
                 continue
+            latency = latency_control(self.state)
+            if not job.queued:  # the latency profile: a job waits in Salesforce's queue once
+                job.queued = True
+                time.sleep(latency.bulk_queue_s())
             batch.state = "InProgress"
             started = time.monotonic()
+            processing_since = latency.clock()
             try:
                 with self.state.store.transaction():
                     for record in batch.records:
                         batch.results.append(self._write(job, record))
                 batch.processed = len(batch.results)
                 batch.failed = sum(1 for r in batch.results if not r["success"])
+                # ... then its rows take rows / rate (the same rate as a Bulk API 2.0 job)
+                time.sleep(latency.bulk_remaining_s(batch.processed, processing_since))
                 batch.state = "Completed"
             except Exception as exc:  # noqa: BLE001 - an emulator bug must still end the batch
                 batch.state, batch.state_message = "Failed", f"UNKNOWN_EXCEPTION : {exc}"

@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bulk1_emulator_addon import mount_bulk1  # noqa: E402
 
+from lesync.emulators.latency import LatencyProfile, latency_control, load_profile  # noqa: E402
 from lesync.emulators.liveperson import LivePersonEmulatorConfig, start_liveperson  # noqa: E402
 from lesync.emulators.salesforce import SalesforceEmulatorConfig, SalesforceState, create_app  # noqa: E402
 from lesync.emulators.server import serve_in_thread  # noqa: E402
@@ -33,9 +34,10 @@ from lesync.emulators.tls import ensure_certificates  # noqa: E402
 class Org:
     """A Salesforce emulator with the Bulk 1.0 add-on (start_salesforce plus one router)."""
 
-    def __init__(self, data_dir: Path, daily_api_limit: int):
+    def __init__(self, data_dir: Path, daily_api_limit: int, latency: LatencyProfile | str = "none"):
         config = SalesforceEmulatorConfig(daily_api_limit=daily_api_limit)
         self.state = SalesforceState(config, data_dir)
+        latency_control(self.state).use(latency)
         certs = ensure_certificates(data_dir / "tls")
         app = create_app(self.state)
         mount_bulk1(app, self.state)
@@ -71,18 +73,32 @@ def main(argv: list[str] | None = None) -> int:
         default=10_000_000,
         help="the orgs' 24-hour API limit (high: the naive baseline must not hit it mid-run)",
     )
+    parser.add_argument(
+        "--latency",
+        default="none",
+        help="latency profile of every emulator: none, realistic or a YAML file (bench/README.md)",
+    )
     args = parser.parse_args(argv)
+    profile = load_profile(args.latency)  # a bad profile fails before anything starts
     args.data_dir.mkdir(parents=True, exist_ok=True)
     lp_config = LivePersonEmulatorConfig(
         seed=args.seed, conversations=args.conversations, days=args.days, now_ms=args.now_ms
     )
     liveperson = start_liveperson(lp_config, data_dir=args.data_dir / "liveperson")
-    orgs = {name: Org(args.data_dir / f"org-{name}", args.daily_api_limit) for name in args.orgs.split(",")}
+    latency_control(liveperson.state).use(profile)
+    orgs = {
+        name: Org(args.data_dir / f"org-{name}", args.daily_api_limit, profile)
+        for name in args.orgs.split(",")
+    }
     lp_info = liveperson.connection_info()
     lp_info["summary"] = liveperson.state.summary()
     print(
         json.dumps(
-            {"liveperson": lp_info, "salesforce": {n: o.connection_info() for n, o in orgs.items()}},
+            {
+                "liveperson": lp_info,
+                "salesforce": {n: o.connection_info() for n, o in orgs.items()},
+                "latency": profile.model_dump(),
+            },
             default=str,
         ),
         flush=True,

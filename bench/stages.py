@@ -143,13 +143,18 @@ def stage_transform(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
 
 def stage_load(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
     """tasks.load: load_rows with the integration's load options."""
+    from bench.http_trace import HttpTrace
+
     from lesync.pipeline import tasks
     from lesync.salesforce import build_client
 
     integ = _integration(cfg)
-    client = build_client(salesforce_settings(cfg["salesforce"]))
-    with timer:
-        return tasks.load(integ, cfg["transformed"], RUN_ID, client=client)
+    trace = HttpTrace()
+    client = build_client(salesforce_settings(cfg["salesforce"]), sleep=trace.sleep)
+    with timer, trace:
+        result = tasks.load(integ, cfg["transformed"], RUN_ID, client=client)
+    result["http_trace"] = trace.as_dict()
+    return result
 
 
 # ---- the floor ---------------------------------------------------------------------------------
@@ -269,10 +274,13 @@ def stage_naive(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
         sample.append((row, record))
         if len(sample) == cfg["sample"]:
             break
+    from bench.http_trace import HttpTrace
+
     outcomes: Counter = Counter()
     errors: Counter = Counter()
     calls = 0
-    with timer:
+    trace = HttpTrace()
+    with timer, trace:
         for row, record in sample:
             fields = {k: v for k, v in record.items() if k != key}
             try:
@@ -300,7 +308,13 @@ def stage_naive(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
                     outcomes["files"] += 1
                 except SalesforceError:
                     outcomes["files_failed"] += 1
-    return {"sample": len(sample), "client_calls": calls, **outcomes, "errors": dict(errors)}
+    return {
+        "sample": len(sample),
+        "client_calls": calls,
+        **outcomes,
+        "errors": dict(errors),
+        "http_trace": trace.as_dict(),
+    }
 
 
 # ---- baseline (b): Airflow's SalesforceBulkOperator (Bulk API 1.0) ------------------------------
@@ -342,7 +356,10 @@ def stage_bulk1(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
     # simple-salesforce) sizes batches under both limits: the fair configuration.
     size = cfg.get("batch_size", "auto")
     batch_size = size if size == "auto" else int(size)
-    with timer:
+    from bench.http_trace import HttpTrace
+
+    trace = HttpTrace()
+    with timer, trace:
         operator = SalesforceBulkOperator(
             task_id="bulk1_baseline",
             operation="upsert",
@@ -365,6 +382,7 @@ def stage_bulk1(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
         "errors": dict(codes),
         "payload_mb": round(payload_bytes / MB, 1),
         "result_xcom_mb": round(result_bytes / MB, 1),
+        "http_trace": trace.as_dict(),
     }
 
 

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from lesync.emulators.latency import LatencyProfile, latency_control, load_profile
 from lesync.emulators.liveperson import LivePersonEmulatorConfig, start_liveperson
 from lesync.emulators.salesforce import SalesforceEmulatorConfig, start_salesforce
 
@@ -44,7 +45,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="the emulator clock's start, ISO-8601 with offset (default: the current minute)",
     )
+    parser.add_argument(
+        "--latency",
+        type=_parse_latency,
+        default="none",
+        help="latency profile of both emulators: none (loopback speed), realistic (a real network "
+        "and service, see bench/README.md) or the path of a YAML profile",
+    )
     return parser.parse_args(argv)
+
+
+def _parse_latency(text: str) -> LatencyProfile:
+    try:
+        return load_profile(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parse_now(text: str) -> int:
@@ -74,6 +89,8 @@ def start_both(args: argparse.Namespace) -> tuple[Any, Any]:
     except BaseException:
         liveperson.stop()
         raise
+    for emulator in (liveperson, salesforce):
+        latency_control(emulator.state).use(load_profile(getattr(args, "latency", None)))
     return liveperson, salesforce
 
 

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lesync.emulators.control import install_control
+from lesync.emulators.latency import install_latency
 from lesync.emulators.liveperson import search_api
 from lesync.emulators.liveperson.chat import chat_record, transcript_text
 from lesync.emulators.liveperson.errors import ApiError, error_body
@@ -86,6 +87,7 @@ def create_app(state: LivePersonState) -> FastAPI:
     _add_sentinel_route(app, state)
     _add_history_routes(app, state)
     _add_control_routes(app, state)
+    install_latency(app, state, "liveperson", lambda status: error_body(status))  # inside the counter
     install_control(app, state.faults, state.calls, lambda status: error_body(status))
     return app
 

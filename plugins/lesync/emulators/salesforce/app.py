@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..control import CONTROL_PREFIX, install_control
+from ..latency import install_latency
 from .auth import JWT_GRANT, OAuthError, basic_credentials, bearer_token
 from .bulk_routes import bulk_router
 from .collections import collections_router
@@ -205,6 +206,7 @@ def create_app(state: SalesforceState) -> FastAPI:
         app.include_router(router)
     _install_error_handlers(app)
     app.add_middleware(OrgGate, state=state)
+    install_latency(app, state, "salesforce", error_body)  # inside the counter, outside the org gate
     install_control(app, state.faults, state.calls, error_body)
     app.add_middleware(TrailingSlash)
     return app

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..latency import latency_control
 from .errors import SalesforceApiError, bulk_error_text, error, not_found
 from .schema import _relationship_name
 from .validation import now_text
@@ -357,12 +358,15 @@ class BulkJobs:
 
     def _run(self, job: IngestJob) -> None:
         time.sleep(self.state.config.bulk_start_delay_s)
+        latency = latency_control(self.state)  # the latency profile: queue, then rows per second
+        time.sleep(latency.bulk_queue_s())
         if job.state == "Aborted":
             if job.upload is not None:
                 job.upload.unlink(missing_ok=True)
             return
         job.state = "InProgress"
         job.started = time.time()
+        processing_since = latency.clock()
         job.results = {kind: ResultFile(self.files_dir, job.line_ending) for kind in RESULT_HEADS}
         try:
             header = self._parse(job)
@@ -372,6 +376,7 @@ class BulkJobs:
                 raise JobFailedError(job.fail_injected)
             self._check_header(job, header)
             self._process(job, header, self._data_rows(job))
+            time.sleep(latency.bulk_remaining_s(job.processed, processing_since))
             if job.state == "InProgress":
                 job.state = "JobComplete"
         except JobFailedError as failure:
