@@ -63,8 +63,6 @@ def record_for(row: Row, options: LoadOptions) -> dict[str, Any]:
     return record_of(staged_row(row), options)
 
 
-
-
 def transform_errors(errors: list[dict[str, Any]] | None) -> tuple[RecordError, ...]:
     """The transform's per-record errors as ``RecordError``s: ``{code, message, fields}`` dicts, and
     (until every staged file has them) the older ``{code, message, field}`` shape."""
