@@ -242,6 +242,11 @@ class _BatchLinks:
                 )
 
 
+def rule_columns(rule: LinkingRule) -> list[str]:
+    """The fields a rule's query or search selects on its object."""
+    return _select(rule)
+
+
 def _select(rule: LinkingRule) -> list[str]:
     extra = (["IsConverted"] if rule.skips_converted else []) + ([rule.skip_flag] if rule.skip_flag else [])
     return list(dict.fromkeys(["Id", *rule.fields, *rule.also_set.values(), *extra]))

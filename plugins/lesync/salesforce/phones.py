@@ -64,7 +64,8 @@ def search_forms(raw: Any, full: str, default_country_code: str = NANP) -> list[
     """What to search for so that every way an org may have written ``full`` is found, whether
     Salesforce's search compares phone digits or (the documented tokenizer) words split at
     punctuation: the digits with and without the country code, the North American
-    ``"212 788 8877"`` grouping, and the groups as the visitor typed them. Phrases are quoted."""
+    ``"212 788 8877"`` grouping, and the groups as the visitor typed them when they are not
+    already covered. Phrases are quoted."""
     forms = [full]
     national = national_number(full, default_country_code)
     if national:
@@ -72,6 +73,12 @@ def search_forms(raw: Any, full: str, default_country_code: str = NANP) -> list[
         if default_country_code == NANP and len(national) == 10:
             forms.append(f'"{national[:3]} {national[3:6]} {national[6:]}"')
     groups = _DIGIT_GROUPS.findall(_EXTENSION.sub("", str(raw or "")))
-    if len(groups) > 1:
+    if len(groups) > 1 and not any(_within(form, groups) for form in forms if form.startswith('"')):
         forms.append('"' + " ".join(groups) + '"')
     return list(dict.fromkeys(forms))
+
+
+def _within(phrase: str, groups: list[str]) -> bool:
+    """Whether a quoted phrase's words run inside ``groups`` (then ``groups`` adds nothing)."""
+    words = phrase.strip('"').split()
+    return any(groups[i : i + len(words)] == words for i in range(len(groups) - len(words) + 1))

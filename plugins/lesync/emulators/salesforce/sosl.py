@@ -12,9 +12,10 @@ Supported (SOQL and SOSL Reference: "SOSL Syntax", "FIND {SearchQuery}", "IN Sea
 * ``& | ! ( ) { } [ ] ^ ~ * ? : \\ ' + -`` are operators unless escaped with a backslash; the
   emulator implements OR and phrases only and refuses the other operators (MALFORMED_SEARCH)
   rather than guess them.
-* A search query over 4,000 characters loses its logical operators (every word is OR'ed); over
-  10,000 it returns nothing. At most 2,000 records per search; per-object LIMITs are applied in
-  RETURNING order and the rest of the overall limit goes to the next object.
+* A search query over 4,000 characters loses its logical operators (every word is OR'ed; a
+  quoted phrase is not an operator and stays a phrase); over 10,000 it returns nothing.
+* At most 2,000 records per search; per-object LIMITs are applied in RETURNING order and the
+  rest of the overall limit goes to the next object.
 * The answer is ``{"searchRecords": [{"attributes": {"type", "url"}, "Id", ...}]}``.
 
 Phone fields: Salesforce keeps phones as typed and documents only the tokenizer above, so the
@@ -100,7 +101,11 @@ def parse_search(text: str) -> Search:
     search = Search(terms=_terms(query))
     search.empty = len(query) > NO_RESULTS_LIMIT
     if len(query) > OPERATOR_LIMIT:
-        search.terms = [Term([w], raw=w) for term in search.terms for w in term.words]
+        search.terms = [
+            one
+            for term in search.terms
+            for one in ([term] if term.phrase else [Term([w], raw=w) for w in term.words])
+        ]
     _clauses(rest, search)
     return search
 
