@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote_plus
 
 from simple_salesforce.format import quote_soql_value
 
@@ -32,7 +33,14 @@ from lesync.config import LinkingRule, MatchKind
 from lesync.salesforce.client import SalesforceClient
 from lesync.salesforce.phones import normalise_phone, search_forms
 from lesync.salesforce.settings import SOQL_IN_CHARS, SOQL_QUERY_BYTES, LinkingSettings, UpsertSettings
-from lesync.salesforce.soql import encoded_length, estimated_queries, in_chunks, query_in, value_cost
+from lesync.salesforce.soql import (
+    QUERY_TEMPLATE_BYTES,
+    encoded_length,
+    estimated_queries,
+    in_chunks,
+    query_in,
+    value_cost,
+)
 from lesync.salesforce.sosl import SEARCH_QUERY_CHARS, Returning, search_values
 
 log = logging.getLogger(__name__)
@@ -323,6 +331,7 @@ class LinkEstimate:
     key_bytes: int = 0
     rule_bytes: list[int] = field(default_factory=list)
     phone_chars: int = 0
+    phone_bytes: int = 0
 
     def __post_init__(self) -> None:
         self.rule_bytes = [0] * len(self.linking.rules)
@@ -345,7 +354,9 @@ class LinkEstimate:
                 if value not in phones:
                     phones.add(value)
                     code = self.linking.default_country_code
-                    self.phone_chars += len(" OR ".join(search_forms(raw, value, code))) + 4
+                    terms = " OR ".join(search_forms(raw, value, code)) + " OR "
+                    self.phone_chars += len(terms)
+                    self.phone_bytes += len(quote_plus(terms))
             else:
                 self.rule_bytes[index] += value_cost(value) * len(rule.fields)
         if linked:
@@ -356,5 +367,7 @@ class LinkEstimate:
         calls = estimated_queries(self.key_bytes, batches)  # the transcripts' current lookups
         calls += sum(estimated_queries(size, batches) for size in self.rule_bytes)
         if self.phone_chars:
-            calls += batches + math.ceil(self.phone_chars / (SEARCH_QUERY_CHARS - SEARCH_FRAME_CHARS))
+            by_chars = math.ceil(self.phone_chars / (SEARCH_QUERY_CHARS - SEARCH_FRAME_CHARS))
+            by_bytes = math.ceil(self.phone_bytes / (SOQL_QUERY_BYTES - QUERY_TEMPLATE_BYTES))
+            calls += batches + max(by_chars, by_bytes)
         return calls

@@ -5,12 +5,15 @@ What Salesforce documents and this module keeps to (SOQL and SOSL Reference, "FI
 
 * the characters ``? & | ! { } [ ] ( ) ^ ~ * : \\ " ' + -`` are operators in a search query and
   are escaped with a backslash when meant literally (``escape``);
-* a search query over 4,000 characters loses its logical operators, over 10,000 returns nothing:
-  the terms are cut into searches of at most ``SEARCH_QUERY_CHARS`` (a value's terms never split);
+* a search query over 10,000 characters returns nothing; over 4,000 it loses its logical
+  operators and every term is OR'ed ("the AND operator ... will default to the OR operator").
+  lesync's searches are ORs of terms and quoted phrases only, so that leaves their meaning as it
+  is: the terms are cut into searches of at most ``SEARCH_QUERY_CHARS`` (9,000, a margin under
+  10,000; a value's terms never split);
 * a search returns at most 2,000 records (API 28.0 on): a search that comes back full may have
   lost matches, so its values are searched again in two halves;
-* the statement travels in the URL like a query, so its encoded size stays under
-  ``SOQL_QUERY_BYTES`` as well.
+* the statement travels in the URL like a query, so its encoded size (as requests encodes
+  ``params``: ``urlencode``) stays under ``SOQL_QUERY_BYTES`` as well.
 
 Search finds candidates; callers confirm each by comparing the field values themselves.
 """
@@ -21,16 +24,16 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote_plus, urlencode
 
 from lesync.salesforce.client import SalesforceClient
 from lesync.salesforce.settings import SOQL_QUERY_BYTES
-from lesync.salesforce.soql import encoded_length
 
 log = logging.getLogger(__name__)
 
 RESERVED = frozenset("?&|!{}[]()^~*:\\\"'+-")
-#: Longer search queries lose their logical operators (OR would no longer mean OR).
-SEARCH_QUERY_CHARS = 4_000
+#: Longer search queries return nothing at 10,000 characters; keep a margin.
+SEARCH_QUERY_CHARS = 9_000
 #: Records one search returns at most (API 28.0 and later).
 MAX_SEARCH_RESULTS = 2_000
 _JOIN = " OR "
@@ -88,12 +91,12 @@ def term_chunks(
 ) -> Iterator[list[Sequence[str]]]:
     """Values grouped so each search query stays under ``max_chars`` and its encoded statement
     under ``max_bytes``; one value too long alone still goes alone."""
-    frame = encoded_length(statement([], scope, returning))
+    frame = len(urlencode({"q": statement([], scope, returning)}))
     chunk: list[Sequence[str]] = []
     chars, size = 0, frame
     for terms in terms_per_value:
         text = _JOIN.join(terms)
-        cost, encoded = len(text) + len(_JOIN), encoded_length(text + _JOIN)
+        cost, encoded = len(text) + len(_JOIN), len(quote_plus(text + _JOIN))
         if chunk and (chars + cost > max_chars or size + encoded > max_bytes):
             yield chunk
             chunk, chars, size = [], 0, frame
