@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -104,27 +105,179 @@ class ScheduleSettings(_Settings):
         return value
 
 
-class LinkingSettings(_Settings):
-    """Matching the visitor to a Contact (and its Account) or Lead; the load's settings too."""
+class MatchKind(StrEnum):
+    """How a rule compares the row's value with the object's fields."""
 
-    enabled: bool = Field(False, description="Link transcripts to the Contact (and its Account) or Lead.")
-    email_field: str = Field("Visitor_Email__c", description="Row field holding the visitor's email.")
-    phone_field: str | None = Field(
-        "Visitor_Phone__c", description="Row field holding the visitor's phone; empty: no phone matching."
+    EMAIL = "email"  # lower-cased; the block lists apply
+    PHONE = "phone"  # digits with the country code (see lesync.salesforce.phones), searched with SOSL
+    EXACT = "exact"  # the same text (ignoring case, as SOQL compares), e.g. an order id
+
+
+#: Each kind's fields when a rule names none.
+DEFAULT_MATCH_FIELDS = {MatchKind.EMAIL: ("Email",), MatchKind.PHONE: ("Phone", "MobilePhone")}
+_API_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
+
+
+class LinkingRule(_Settings):
+    """One way to find the record a transcript belongs to (see docs/linking.md)."""
+
+    object: str = Field(
+        pattern=_API_NAME,
+        description="Object to find: Contact, Lead, Account, Case, Opportunity or a custom object.",
     )
-    match_leads: bool = Field(True, description="Try Leads when no Contact matches.")
-    contact_lookup: str = Field("Contact__c", description="Transcript lookup field to the Contact.")
-    account_lookup: str | None = Field("Account__c", description="Lookup set to the Contact's Account.")
-    lead_lookup: str = Field("Lead__c", description="Transcript lookup field to the Lead.")
+    match: MatchKind = Field(
+        description="email (case-insensitive, block lists apply), phone (normalised, SOSL) or exact."
+    )
+    value: str = Field(
+        pattern=_API_NAME,
+        description="Staged row field whose value is matched: a field the mapping writes, e.g. "
+        "Visitor_Email__c, or an SDE value mapped to a field such as Order_Id__c.",
+    )
+    fields: tuple[str, ...] = Field(
+        (),
+        description="The object's fields compared (any may match); default Email for email, "
+        "Phone and MobilePhone for phone; required for exact.",
+    )
+    lookup: str = Field(pattern=_API_NAME, description="Transcript lookup field the match is written into.")
+    group: str | None = Field(
+        None,
+        description="Rules of one group are tried in order, the first unique match wins, and a lookup "
+        "of the group set by hand keeps the whole group; default: the lookup field.",
+    )
+    also_set: dict[str, str] = Field(
+        {},
+        description="Transcript lookup -> field of the matched record copied into it when empty, "
+        "e.g. {Account__c: AccountId}.",
+    )
+    skip_converted: bool = Field(True, description="Lead rules: never link a converted Lead (IsConverted).")
+    skip_flag: str | None = Field(
+        None,
+        pattern=_API_NAME,
+        description="Checkbox field of the object; a record with it checked is never linked ('do not sync').",
+    )
+
+    @model_validator(mode="after")
+    def _fields_known(self) -> LinkingRule:
+        if not self.fields:
+            if self.match is MatchKind.EXACT:
+                raise ValueError("an exact rule needs 'fields': the object's field(s) holding the value")
+            object.__setattr__(self, "fields", DEFAULT_MATCH_FIELDS[self.match])
+        for name in (*self.fields, *self.also_set, *self.also_set.values()):
+            if not re.fullmatch(_API_NAME, name):
+                raise ValueError(f"{name!r} is not a Salesforce field API name")
+        return self
+
+    @property
+    def group_name(self) -> str:
+        return self.group or self.lookup
+
+    @property
+    def skips_converted(self) -> bool:
+        return self.skip_converted and self.object.lower() == "lead"
+
+
+#: Today's behaviour: the Contact by email, then by phone (its Account too), else the open Lead.
+DEFAULT_LINKING_RULES = (
+    LinkingRule(
+        object="Contact",
+        match=MatchKind.EMAIL,
+        value="Visitor_Email__c",
+        lookup="Contact__c",
+        group="person",
+        also_set={"Account__c": "AccountId"},
+    ),
+    LinkingRule(
+        object="Contact",
+        match=MatchKind.PHONE,
+        value="Visitor_Phone__c",
+        lookup="Contact__c",
+        group="person",
+        also_set={"Account__c": "AccountId"},
+    ),
+    LinkingRule(
+        object="Lead", match=MatchKind.EMAIL, value="Visitor_Email__c", lookup="Lead__c", group="person"
+    ),
+    LinkingRule(
+        object="Lead", match=MatchKind.PHONE, value="Visitor_Phone__c", lookup="Lead__c", group="person"
+    ),
+)
+#: Keys of the old single-purpose ``linking:`` block, replaced by ``rules``.
+OLD_LINKING_KEYS = (
+    "email_field",
+    "phone_field",
+    "match_leads",
+    "contact_lookup",
+    "account_lookup",
+    "lead_lookup",
+)
+
+
+class LinkingSettings(_Settings):
+    """Linking transcripts to the records they belong to, by rules; the load's settings too."""
+
+    enabled: bool = Field(False, description="Link transcripts to records by the rules below.")
+    rules: tuple[LinkingRule, ...] = Field(
+        DEFAULT_LINKING_RULES,
+        min_length=1,
+        description="Ordered rules (docs/linking.md); default: Contact by email, then phone (and its "
+        "Account), else the open Lead.",
+    )
+    default_country_code: str = Field(
+        "1",
+        pattern=r"^[1-9]\d{0,2}$",
+        description="Calling code given to phone numbers written without one (e.g. 1, 44, 49).",
+    )
     block_domains: tuple[str, ...] = Field(
         FREE_MAIL_DOMAINS, description="Email domains never matched (free-mail by default)."
     )
     block_addresses: tuple[str, ...] = Field((), description="Email addresses never matched.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys_replaced(cls, data: object) -> object:
+        if isinstance(data, dict):
+            old = [key for key in OLD_LINKING_KEYS if key in data]
+            if old:
+                raise ValueError(
+                    f"'linking.{old[0]}' was replaced by 'linking.rules' (docs/linking.md): delete "
+                    f"{', '.join(old)} and write the rules, e.g. what these keys meant:\n"
+                    + old_keys_as_rules(data)
+                )
+        return data
+
     @field_validator("block_domains", "block_addresses")
     @classmethod
     def _lowercase(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(v.strip().lower() for v in values if v.strip())
+
+    @model_validator(mode="after")
+    def _one_group_per_lookup(self) -> LinkingSettings:
+        groups: dict[str, str] = {}
+        for index, rule in enumerate(self.rules):
+            known = groups.setdefault(rule.lookup, rule.group_name)
+            if known != rule.group_name:
+                raise ValueError(
+                    f"rules[{index}] writes {rule.lookup} in group {rule.group_name!r}, an earlier rule in "
+                    f"group {known!r}; rules writing one lookup must share a group"
+                )
+        return self
+
+
+def old_keys_as_rules(old: dict) -> str:
+    """The ``rules:`` YAML equivalent to an old-style ``linking:`` block (for the error message)."""
+    email, phone = old.get("email_field", "Visitor_Email__c"), old.get("phone_field", "Visitor_Phone__c")
+    contact, lead = old.get("contact_lookup", "Contact__c"), old.get("lead_lookup", "Lead__c")
+    account = old.get("account_lookup", "Account__c")
+    also = f", also_set: {{{account}: AccountId}}" if account else ""
+    lines = ["  rules:"]
+    for obj, lookup, extra in (("Contact", contact, also), ("Lead", lead, "")):
+        if obj == "Lead" and old.get("match_leads") is False:
+            continue
+        for kind, value in (("email", email), ("phone", phone)):
+            if value:
+                rule = f"object: {obj}, match: {kind}, value: {value}, lookup: {lookup}, group: person{extra}"
+                lines.append(f"    - {{{rule}}}")
+    return "\n".join(lines)
 
 
 class LimitSettings(_Settings):
@@ -345,10 +498,24 @@ def _table_rows(model: type[BaseModel], prefix: str) -> list[str]:
             continue
         default = "required" if info.is_required() else _show_default(info.default)
         rows.append(f"| `{prefix}{name}` | {default} | {info.description or ''} |")
+        item = _model_items(annotation)
+        if item is not None:
+            rows += _table_rows(item, f"{prefix}{name}[].")
     return rows
 
 
+def _model_items(annotation: object) -> type[BaseModel] | None:
+    """The model of a ``tuple[Model, ...]`` setting (its keys get rows of their own)."""
+    args = getattr(annotation, "__args__", ())
+    item = args[0] if args else None
+    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
+
+
 def _show_default(value: object) -> str:
+    if isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
+        return f"{len(value)} rules"
+    if isinstance(value, dict):
+        return "`{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}`" if value else "—"
     if isinstance(value, tuple):
         if len(value) > 4:
             return f"{len(value)} free-mail domains"

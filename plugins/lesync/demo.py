@@ -130,33 +130,63 @@ def seed_crm(liveperson: Any, salesforce: Any, every: int = 5) -> dict[str, int]
     """Give the org Contacts (with Accounts) and Leads for some visitors, so linking has work.
 
     Every ``every``-th chat visitor with a company address becomes a Contact, the next one a
-    Lead; free-mail visitors are left alone (they are on the linking block list anyway).
+    Lead. Free-mail visitors (on the linking block list) are matched by phone instead: some
+    become Contacts or Leads holding their number the way orgs hold phones (``org_phone``: as
+    the UI formats it, as typed, with an extension, in MobilePhone), so exact comparison would
+    miss them.
     """
     from lesync.config import FREE_MAIL_DOMAINS
     from lesync.emulators.liveperson.chat import chat_record
     from lesync.mapping.catalog import catalog_getter
 
     store, account_id = liveperson.state.store, liveperson.state.config.account_id
-    email_of = catalog_getter("visitorEmail", "chat")
+    email_of, phone_of = catalog_getter("visitorEmail", "chat"), catalog_getter("visitorPhone", "chat")
     org = salesforce.state.store
     if org.count("Contact") or org.count("Lead"):
         return {"contacts": org.count("Contact"), "leads": org.count("Lead")}
-    emails = []
+    emails, phones = [], []
     for ordinal in range(min(len(store.indexes["chat"]), 2000)):
-        email = email_of(chat_record(store.entry("chat", ordinal), account_id))
-        if email and email.split("@")[-1].lower() not in FREE_MAIL_DOMAINS and email not in emails:
-            emails.append(email)
+        record = chat_record(store.entry("chat", ordinal), account_id)
+        email, phone = email_of(record), phone_of(record)
+        if email and email.split("@")[-1].lower() not in FREE_MAIL_DOMAINS:
+            if email not in emails:
+                emails.append(email)
+        elif phone and phone not in phones:
+            phones.append(phone)
     contacts = leads = 0
     for index, email in enumerate(emails[:: every // 2 or 1]):
         local, domain = email.split("@", 1)
         if index % 2 == 0:
             account = org.create("Account", {"Name": domain.split(".")[0].title() + " Inc."})
-            org.create("Contact", {"LastName": local.title(), "Email": email, "AccountId": account.id})
+            org.create("Contact", {"LastName": local.title(), "Email": email, "AccountId": account})
             contacts += 1
         else:
             org.create("Lead", {"LastName": local.title(), "Company": domain, "Email": email})
             leads += 1
+    for index, phone in enumerate(phones[:: every // 2 or 1]):
+        field = "MobilePhone" if index % 4 == 3 else "Phone"
+        if index % 2 == 0:
+            org.create("Contact", {"LastName": f"Caller {index}", field: org_phone(phone, index)})
+            contacts += 1
+        else:
+            org.create(
+                "Lead", {"LastName": f"Caller {index}", "Company": "Walk-in", field: org_phone(phone, index)}
+            )
+            leads += 1
     return {"contacts": contacts, "leads": leads}
+
+
+def org_phone(visitor_phone: str, style: int) -> str:
+    """A visitor's ``+1 212-788-8877`` as an org may hold it: UI-formatted ``(212) 788-8877``, as
+    typed ``212-788-8877``, with an extension, or ``+1 212.788.8877``."""
+    digits = "".join(c for c in visitor_phone if c.isdigit())[-10:]
+    area, exchange, line = digits[:3], digits[3:6], digits[6:]
+    return (
+        f"({area}) {exchange}-{line}",
+        f"{area}-{exchange}-{line}",
+        f"({area}) {exchange}-{line} x{style % 90 + 10}",
+        f"+1 {area}.{exchange}.{line}",
+    )[style % 4]
 
 
 def seeded_window(liveperson: Any) -> tuple[str, str]:

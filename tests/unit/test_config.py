@@ -75,7 +75,12 @@ def test_linking_is_one_model_the_load_reads(tmp_path):
     (integration,) = load_integrations(_write(tmp_path, body))
     assert isinstance(integration.linking, LoadLinking)
     assert integration.linking.block_addresses == ("x@corp.com",)
-    assert integration.linking.contact_lookup == "Contact__c" and integration.linking.match_leads
+    assert [(r.object, r.match, r.lookup) for r in integration.linking.rules] == [
+        ("Contact", "email", "Contact__c"),
+        ("Contact", "phone", "Contact__c"),
+        ("Lead", "email", "Lead__c"),
+        ("Lead", "phone", "Lead__c"),
+    ]
 
 
 def test_bad_value_names_choices(tmp_path):

@@ -537,7 +537,7 @@ def _check_linking_row_fields(needs: OrgNeeds) -> list[Finding]:
             needs.object,
             name,
             "linking matches people on this field, but the mapping does not write it",
-            "map the visitor's email/phone to it, or change linking.email_field / phone_field",
+            "map a value to it (e.g. the visitor's email or phone), or change the linking rule's value",
         )
         for name in needs.linking_row_fields
         if name not in written

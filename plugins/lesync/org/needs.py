@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lesync.config import DEFAULT_LINKING_RULES, LinkingRule
 from lesync.mapping import CATALOG, CompiledMapping
 from lesync.mapping.spec import FieldEntry
-from lesync.salesforce.settings import LinkingSettings as SalesforceLinking
+from lesync.salesforce.linking import rule_columns
 
 Kind = Literal[
     "external_id",
@@ -53,12 +54,30 @@ _CONVERT_KINDS: dict[str, Kind] = {
     "string": "text",
     "picklist": "picklist",
 }
-#: Objects linking reads, with the fields its queries select.
-LINKED_OBJECTS: dict[str, tuple[str, ...]] = {
-    "Contact": ("Email", "Phone", "AccountId"),
-    "Lead": ("Email", "Phone", "IsConverted"),
-    "Account": (),
-}
+
+
+def linked_objects(rules: tuple[LinkingRule, ...]) -> dict[str, tuple[str, ...]]:
+    """Objects the rules read, with the fields their queries and searches select; objects an
+    ``also_set`` id points to (the Contact's Account) are listed with no fields."""
+    objects: dict[str, list[str]] = {}
+    for rule in rules:
+        columns = objects.setdefault(rule.object, [])
+        columns += [name for name in rule_columns(rule) if name != "Id" and name not in columns]
+    for rule in rules:
+        for source in rule.also_set.values():
+            target = referenced_object(source)
+            if target:
+                objects.setdefault(target, [])
+    return {obj: tuple(columns) for obj, columns in objects.items()}
+
+
+def referenced_object(field_name: str) -> str | None:
+    """The object a standard id field points to (``AccountId`` -> ``Account``), else ``None``."""
+    return field_name[:-2] if field_name.endswith("Id") and len(field_name) > 2 else None
+
+
+#: Objects the default rules read, with the fields their queries select.
+LINKED_OBJECTS: dict[str, tuple[str, ...]] = linked_objects(DEFAULT_LINKING_RULES)
 
 
 @dataclass(frozen=True)
@@ -114,11 +133,10 @@ def org_needs(mapping: CompiledMapping, integration: Any = None) -> OrgNeeds:
     linked: dict[str, tuple[str, ...]] = {}
     row_fields: tuple[str, ...] = ()
     if linking_enabled(integration):
-        fields += _lookup_needs(fields)
-        linked = dict(LINKED_OBJECTS)
-        row_fields = tuple(
-            name for name in (integration.linking.email_field, integration.linking.phone_field) if name
-        )
+        rules = integration.linking.rules
+        fields += _lookup_needs(fields, rules)
+        linked = linked_objects(rules)
+        row_fields = tuple(dict.fromkeys(rule.value for rule in rules))
     return OrgNeeds(mapping.object, tuple(fields), linked, row_fields)
 
 
@@ -143,19 +161,22 @@ def _transcript_needs(mapping: CompiledMapping) -> list[FieldNeed]:
     return needs
 
 
-def _lookup_needs(existing: list[FieldNeed]) -> list[FieldNeed]:
-    defaults = SalesforceLinking()
-    lookups = [
-        (defaults.contact_lookup, "Contact"),
-        (defaults.lead_lookup, "Lead"),
-        (defaults.account_lookup, "Account"),
+def _lookup_needs(existing: list[FieldNeed], rules: tuple[LinkingRule, ...]) -> list[FieldNeed]:
+    """One lookup per field the rules write: each rule's ``lookup`` to its object, each
+    ``also_set`` target to the object its source id points to (when that can be told)."""
+    lookups = [(rule.lookup, rule.object) for rule in rules]
+    lookups += [
+        (target, referenced_object(source))
+        for rule in rules
+        for target, source in rule.also_set.items()
+        if referenced_object(source)
     ]
     taken = {need.name for need in existing}
-    return [
-        FieldNeed(name, "lookup", f"linking ({target} lookup)", reference_to=target)
-        for name, target in lookups
-        if name and name not in taken
-    ]
+    needs: dict[str, FieldNeed] = {}
+    for name, target in lookups:
+        if name not in taken and name not in needs:
+            needs[name] = FieldNeed(name, "lookup", f"linking ({target} lookup)", reference_to=target)
+    return list(needs.values())
 
 
 def _entry_need(index: int, entry: FieldEntry) -> FieldNeed:

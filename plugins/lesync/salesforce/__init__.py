@@ -7,7 +7,7 @@ Public face:
 * ``TranscriptLoader(client, LoadOptions(...)).load(rows)``: a whole load, one outcome per row
 * ``upsert_collections`` / ``run_bulk_job`` / ``retry_rejected``: upsert by external id
 * ``sync_files``: transcript files as Salesforce Files or Attachments, never twice
-* ``plan_links``: Contact/Lead lookups by email then phone, never overwriting
+* ``plan_links``: lookups by the linking rules (email, phone via SOSL, exact), never overwriting
 * ``ApiBudget`` / ``ApiBudgetExceededError``: the org's daily API limit and our reserve
 """
 

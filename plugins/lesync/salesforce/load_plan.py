@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from lesync.contracts import RecordError
-from lesync.salesforce.linking import Blocked, blocked_sets, link_values
+from lesync.salesforce.linking import LinkEstimate, lookup_fields
 from lesync.salesforce.settings import (
     COLLECTION_LIMIT,
     FileSettings,
@@ -95,7 +95,8 @@ def wants_file(row: StagedRow, options: LoadOptions) -> bool:
 
 
 def link_fields(linking: LinkingSettings) -> set[str]:
-    return {linking.contact_lookup, linking.lead_lookup} | ({linking.account_lookup} - {None})
+    """Transcript fields linking may write (so a Bulk CSV has their columns)."""
+    return set(lookup_fields(linking))
 
 
 @dataclass
@@ -111,10 +112,8 @@ class LoadPlan:
     collection_rows: int = 0
     collection_bytes: int = 0
     files: int = 0
-    #: Encoded IN-list bytes of the linking lookups: external ids, emails, phones (``value_cost``).
-    link_key_bytes: int = 0
-    link_email_bytes: int = 0
-    link_phone_bytes: int = 0
+    #: What linking's queries and searches will cost (``None`` with linking off).
+    links: LinkEstimate | None = None
     use_bulk: bool = False
 
     @property
@@ -129,14 +128,15 @@ class LoadPlan:
 def plan_load(rows: Iterable[StagedRow], options: LoadOptions) -> LoadPlan:
     """One pass over the rows: counts, header, sizes and linking values for the estimate."""
     plan = LoadPlan()
-    blocked = blocked_sets(options.linking)
+    if options.linking.enabled:
+        plan.links = LinkEstimate(options.linking, options.upsert)
     for index, row in enumerate(rows):
         plan.rows += 1
         plan.last_row[external_key(row, options)] = index
         if row.errors:
             plan.rejected += 1
             continue
-        _add_record(plan, options, record_of(row, options), blocked)
+        _add_record(plan, options, record_of(row, options))
         if wants_file(row, options):
             plan.files += 1
     if options.linking.enabled:
@@ -145,15 +145,10 @@ def plan_load(rows: Iterable[StagedRow], options: LoadOptions) -> LoadPlan:
     return plan
 
 
-def _add_record(plan: LoadPlan, options: LoadOptions, record: Record, blocked: Blocked) -> None:
+def _add_record(plan: LoadPlan, options: LoadOptions, record: Record) -> None:
     plan.header.update(record)
-    if options.linking.enabled:
-        values = link_values(options.linking, options.upsert, record, blocked)
-        if values:
-            key, email, phone = values
-            plan.link_key_bytes += value_cost(key)
-            plan.link_email_bytes += value_cost(email) if email else 0
-            plan.link_phone_bytes += value_cost(phone) if phone else 0
+    if plan.links is not None:
+        plan.links.add(record)
     if needs_collections(record, options.upsert):
         plan.collection_rows += 1
         plan.collection_bytes += json_size(record) + COLLECTION_RECORD_OVERHEAD
@@ -165,8 +160,8 @@ def _add_record(plan: LoadPlan, options: LoadOptions, record: Record, blocked: B
 def estimate_calls(plan: LoadPlan, options: LoadOptions) -> int:
     """API calls the load will need, before retries: refused up front if over budget.
 
-    Lookups count one query per batch plus as many more as the URL limit makes their IN lists
-    need (``soql.estimated_queries``); Leads are counted as if no Contact matched.
+    Linking counts, per rule, one query (phone rules together: one search) per batch plus as many
+    more as the URL and search limits need, as if no earlier rule matched (``LinkEstimate``).
     """
     settings = options.upsert
     rows = plan.rows - plan.rejected - plan.duplicates
@@ -178,11 +173,8 @@ def estimate_calls(plan: LoadPlan, options: LoadOptions) -> int:
         calls += collections_calls(plan.collection_rows, plan.collection_bytes, settings)
     else:
         calls += collections_calls(plan.bulk_rows + plan.collection_rows, plan.collection_bytes, settings)
-    if options.linking.enabled:
-        calls += estimated_queries(plan.link_key_bytes, batches)  # the transcripts' current lookups
-        by_value = estimated_queries(plan.link_email_bytes, batches)
-        by_value += estimated_queries(plan.link_phone_bytes, batches)
-        calls += by_value * (2 if options.linking.match_leads else 1)  # Contacts, then Leads
+    if plan.links is not None:
+        calls += plan.links.calls(batches)
     if plan.files:
         calls += estimated_queries(plan.files * RECORD_ID_COST, batches)  # files already there
         calls += math.ceil(plan.files / options.files.batch_size)

@@ -24,7 +24,8 @@ from .auth import JWT_GRANT, OAuthError, basic_credentials, bearer_token
 from .bulk_routes import bulk_router
 from .collections import collections_router
 from .errors import SalesforceApiError, error
-from .rest import rest_router, versions_router
+from .rest import rest_router, version_dependency, versions_router
+from .sosl import search_router
 
 if TYPE_CHECKING:
     from .state import SalesforceState
@@ -201,6 +202,7 @@ def create_app(state: SalesforceState) -> FastAPI:
         collections_router(state),
         bulk_router(state),
         rest_router(state),
+        search_router(state, version_dependency(state)),
         control_router(state),
     ):
         app.include_router(router)

@@ -48,6 +48,9 @@ class SalesforceEmulatorConfig:
     bulk_chunk_size: int = 10_000
     bulk_start_delay_s: float = 0.05
     """Pause between UploadComplete and processing, so clients see the job's states move."""
+    sosl_phone_search: str = "tokens"
+    """SOSL on phone fields: ``tokens`` (the documented word splitting only) or ``digits`` (also
+    compares phone digits); the docs do not settle it, so lesync must link under both."""
 
     def versions(self) -> tuple[str, ...]:
         return tuple(sorted({*SUPPORTED_VERSIONS, self.api_version}, key=float))
