@@ -256,6 +256,7 @@ class Cluster:
     home: Path
     dags_folder: Path
     database: str
+    state_database: str
     redis_db: int
     redis_token: str
     queue: str
@@ -329,6 +330,7 @@ class Cluster:
             errors.append(f"processes: {exc}")
         for cleanup, args in (
             (drop_database, (self.database,)),
+            (drop_database, (self.state_database,)),
             (release_redis_db, (self.redis_db, self.redis_token)),
         ):
             try:
@@ -546,10 +548,12 @@ def start_cluster(
     home.mkdir(exist_ok=True)
     token = uuid.uuid4().hex
     database = create_database()
+    state_database = create_database()  # lesync's state store: a database of its own, as in production
     try:
         redis_db = claim_redis_db(token)
     except BaseException:
         drop_database(database)
+        drop_database(state_database)
         raise
     api_port = free_port()
     username, password = "lesync", secrets.token_urlsafe(16)
@@ -597,6 +601,7 @@ def start_cluster(
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "LESYNC_STAGING_ROOT": str(root / "staging"),
+            "LESYNC_STATE_URL": f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{state_database}",
         }
     )
     env.update(extra_env or {})
@@ -605,6 +610,7 @@ def start_cluster(
         home=home,
         dags_folder=Path(dags_folder),
         database=database,
+        state_database=state_database,
         redis_db=redis_db,
         redis_token=token,
         queue=env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"],

@@ -93,6 +93,16 @@ def test_manual_backfill_spreads_over_two_celery_workers(scaleout_services, tmp_
             f"{len(ids)} transcripts for {closed} closed / {total} seeded conversations: "
             + json.dumps(summary)
         )
+        # The state store on PostgreSQL, written by tasks on both workers: the run closed with
+        # the ledger's counts, one ledger record per transcript, nothing lost or counted twice.
+        from lesync.state import StateStore
+
+        store = StateStore(cluster.env["LESYNC_STATE_URL"])
+        (run,) = store.latest_runs(INTEGRATION, limit=5)
+        assert run["state"] == "success", run
+        assert run["created"] + run["updated"] == len(ids) and run["failed"] == 0, run
+        assert store.table_counts()["record_status"] == len(ids)
+        store.dispose()
 
 
 def test_probe_dag_spreads_over_two_celery_workers(scaleout_services, tmp_path):
