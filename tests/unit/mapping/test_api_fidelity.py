@@ -10,8 +10,8 @@ from lpexamples import chat_surveys, default_mapping, messaging, org_fields
 
 from lesync.contracts import RecordError
 from lesync.mapping import compile_mapping, content_to_retrieve, render, transform_record
-from lesync.salesforce.linking import link_values
-from lesync.salesforce.settings import LinkingSettings, UpsertSettings
+from lesync.salesforce.linking import blocked_sets, match_value
+from lesync.salesforce.settings import LinkingSettings
 
 # --------------------------------------------------------------------------------------------
 # 3. Unauthenticated SDEs
@@ -71,8 +71,15 @@ def test_linking_sees_the_unauthenticated_email():
     contact = record["unAuthSdes"]["events"][1]["personalInfo"]["personalInfo"]["contacts"][0]
     contact["personalContact"]["email"] = "dana@acme-corp.example"  # mail.com is a blocked free-mail domain
     row = transform_record(record, "messaging", default_mapping(), org_fields()).to_dict()
-    values = link_values(LinkingSettings(), UpsertSettings(), row["fields"])
-    assert values is not None and values[1:] == ("dana@acme-corp.example", "12345678")
+    linking = LinkingSettings()
+    blocked = blocked_sets(linking)
+    matched = {
+        rule.match.value: match_value(rule, row["fields"].get(rule.value), linking, blocked)
+        for rule in linking.rules
+        if rule.object == "Contact"
+    }
+    assert matched["email"] == "dana@acme-corp.example"
+    assert matched["phone"] and matched["phone"].endswith("12345678")
 
 
 # --------------------------------------------------------------------------------------------
