@@ -151,6 +151,7 @@ def test_resolved_records_show_only_when_asked(client, auth_manager, store):
     assert "<code>LP-REJECTED-1</code>" in page and 'value="LP-REJECTED-1"' not in page  # nothing to replay
     assert "2026-11-30 10:00 UTC" in page  # its resolved time
     assert 'value="LP-REJECTED-2"' in page  # still open: still replayable
+    assert 'data-error-code="INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"' not in page  # none open with it
 
 
 @pytest.mark.parametrize(

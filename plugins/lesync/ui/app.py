@@ -313,7 +313,7 @@ def _page_context(request: Request, user: Any, integration: str, flt: data.Faile
         "flt": flt,
         "filter_values": _filter_values(request),
         "channels": CHANNELS,
-        "error_summary": Counter(r["error_code"] for r in records).most_common(),
+        "error_summary": Counter(r["error_code"] for r in records if not r.get("resolved_at")).most_common(),
         "count_keys": COUNT_KEYS,
         "can_replay": _may(user, "POST", replay_dag),
         "replay_dag_id": replay_dag,
