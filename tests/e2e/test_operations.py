@@ -212,3 +212,15 @@ def test_reconcile_without_heal_queues_the_next_run_heals(org, store):
     assert org.ids()[gone] == 1
     healed = store.record_status("demo", gone)
     assert healed["replay_requested"] is False and healed["last_run_id"] == _key(MANUAL, nxt)
+
+
+def test_a_replay_of_a_record_found_nowhere_ends_as_a_permanent_failure(org, store):
+    gone = "no-such-engagement-1"
+    run = org.run(REPLAY, {"liveperson_ids": [gone], "channel": "chat"})
+    assert str(run.state) == "failed", org.states(run)  # a record that cannot come back is reported
+    status = store.record_status("demo", gone)
+    assert (status["operation"], status["error_code"], status["transient"]) == ("failed", "NOT_FOUND", False)
+    assert status["replay_requested"] is False
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)  # past any replay lease
+    pending = store.pending_replays("demo", later, max_attempts=8, mapping_version=status["mapping_version"])
+    assert gone not in {row["liveperson_id"] for row in pending}, "every run would fetch it again"
