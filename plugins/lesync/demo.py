@@ -245,6 +245,43 @@ def print_report(result: dict[str, Any], state: str, calls: dict[str, int], stag
     print(f"\nFailed-record files: {[str(p) for p in failed] or 'none'}")
 
 
+def ledger_summary(integration: str) -> str:
+    """One line from the state store: runs, records in the ledger, open failures."""
+    from lesync.state import StateStore
+
+    store = StateStore.from_conn()
+    store.migrate()
+    runs = len(store.latest_runs(integration, limit=100_000))
+    records = _ledger_records(store, integration)
+    failures = store.count_failed_records(integration)
+    return (
+        f"Ledger ({store.url}): {runs} run(s) of {integration}, {records} record(s), "
+        f"{failures} open failure(s)"
+    )
+
+
+def _ledger_records(store: Any, integration: str) -> int:
+    """Records (not their transcript files) the ledger knows for ``integration``."""
+    from sqlalchemy import func, select
+
+    from lesync.state import schema
+
+    status = schema.record_status
+    query = select(func.count()).where(status.c.integration == integration, status.c.target == "record")
+    with store.engine.connect() as conn:
+        return int(conn.scalar(query) or 0)
+
+
+def print_operations(integration: str) -> None:
+    """The ledger in one line, and how to open the lesync page in Airflow's UI."""
+    print(f"\n{ledger_summary(integration)}")
+    print(
+        "The lesync page (latest runs, failed records, replay): start Airflow as in the README's "
+        '"Running it on Airflow (standalone, UI)", then open http://localhost:8080/lesync/ '
+        "(or Browse > lesync in Airflow's menu) and sign in."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     work = args.workdir.resolve()
@@ -286,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         print_report(landed(salesforce), str(run.state), calls, work / "staging")
         query = "select LP_Conversation_Id__c, SDK_API_Type__c, Agent_Name__c from Chat_Transcript__c limit 5"
         print(f"\nLook at the org yourself: sqlite3 {salesforce.db_path} '{query}'")
+        print_operations("demo")
         return 0 if str(run.state).endswith("success") else 1
     finally:
         liveperson.stop()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from fastapi.testclient import TestClient
-from ui_seed import EARLIER_RUN, FAILED_RUN, seeded_store
+from ui_seed import EARLIER_RUN, FAILED_RUN, T0, new_store, seed
 
 from lesync.ui import data
 from lesync.ui.app import create_app
@@ -24,11 +26,13 @@ def auth_manager(airflow_db, auth_env):
 
 
 @pytest.fixture
-def store():
-    seeded = seeded_store()
+def store(tmp_path):
+    """A real SQLite state store, seeded through its public methods."""
+    seeded = seed(new_store(tmp_path / "state.db"))
     data.use_store(seeded)
     yield seeded
     data.use_store(None)
+    seeded.dispose()
 
 
 @pytest.fixture
@@ -95,8 +99,11 @@ def test_a_bearer_token_works_for_scripts(client, auth_manager):
     assert response.status_code == 200
     runs = response.json()
     assert [r["run_id"] for r in runs] == [FAILED_RUN, EARLIER_RUN]
-    assert runs[0]["counts"]["failed"] == 3 and runs[0]["salesforce_calls"] == 6
-    assert runs[0]["verdict"]["status"] == "mismatch"
+    assert runs[0]["counts"]["failed"] == 3 and runs[0]["counts"]["created"] == 1  # from the ledger
+    assert runs[0]["counts"]["extracted"] == 40 and runs[0]["salesforce_calls"] == 6
+    assert runs[0]["verdict"]["agrees"] is False
+    assert runs[0]["dag_id"] == "lesync__demo__periodic"
+    assert runs[0]["dag_run_id"] == "scheduled__2026-11-30T09:00:00+00:00"
     assert runs[0]["finished_at"] == "2026-11-30T09:03:00+00:00"
 
 
@@ -123,10 +130,15 @@ def test_failed_record_filters(client, auth_manager, query, expected):
 
 
 def test_resolved_records_show_only_when_asked(client, auth_manager, store):
+    from lesync.state import LedgerOutcome, run_key
+
+    replay = run_key("lesync__demo__replay", "manual__replay")
+    store.start_run("demo", "replay", replay, None, None, now=T0 + dt.timedelta(hours=1))
     store.record_outcomes(
-        "manual__replay",
+        replay,
         "demo",
-        [{"liveperson_id": "LP-REJECTED-1", "channel": "chat", "operation": "updated"}],
+        [LedgerOutcome("chat", "LP-REJECTED-1", "created", salesforce_id="a0B000000000009")],
+        now=T0 + dt.timedelta(hours=1),
     )
     login(client, auth_manager, "admin", "admin")
     assert "LP-REJECTED-1" not in {
@@ -134,8 +146,12 @@ def test_resolved_records_show_only_when_asked(client, auth_manager, store):
     }
     rows = client.get("/api/integrations/demo/failed?resolved=true").json()
     assert next(r for r in rows if r["liveperson_id"] == "LP-REJECTED-1")["resolved_at"]
+    assert {r["liveperson_id"] for r in rows} == {"LP-REJECTED-1", "LP-REJECTED-2", "LP-OLD-3"}
     page = client.get("/integrations/demo?resolved=true").text
     assert "<code>LP-REJECTED-1</code>" in page and 'value="LP-REJECTED-1"' not in page  # nothing to replay
+    assert "2026-11-30 10:00 UTC" in page  # its resolved time
+    assert 'value="LP-REJECTED-2"' in page  # still open: still replayable
+    assert 'data-error-code="INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"' not in page  # none open with it
 
 
 @pytest.mark.parametrize(
@@ -149,12 +165,11 @@ def test_bad_filters_are_refused_naming_the_parameter(client, auth_manager, quer
     assert named in response.text
 
 
-def test_empty_states_say_so(client, auth_manager, store):
+def test_empty_states_say_so(client, auth_manager, tmp_path):
     login(client, auth_manager, "viewer", "viewer")
     filtered = client.get("/integrations/demo?error_code=NO_SUCH_ERROR").text
     assert "No failed records match these filters." in filtered
-    store.failures.clear()
-    store.runs.clear()
+    data.use_store(new_store(tmp_path / "empty.db"))
     page = client.get("/integrations/demo").text
     assert "No failed records." in page and "No runs recorded yet" in page
     assert ">0</a></td>" in client.get("/").text  # overview: 0 pending
@@ -210,3 +225,9 @@ def test_the_nav_entry_follows_a_base_url_with_a_path(monkeypatch):
     assert plugin._page_path() == "/ops/lesync/"
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://localhost:8080")
     assert plugin._page_path() == "/lesync/"
+
+
+def test_runs_show_the_reconcile_verdict_in_one_line(client, auth_manager):
+    page = login(client, auth_manager, "viewer", "viewer").get("/integrations/demo").text
+    assert "DIFFERS: chat 40/37, 3 missing" in page and "verdict-differs" in page
+    assert "agrees: chat 12/12" in page and "verdict-agrees" in page

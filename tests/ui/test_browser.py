@@ -1,14 +1,22 @@
-"""The lesync page in a real browser against a real ``airflow api-server`` with the plugin loaded.
+"""The lesync page in a real browser against a real ``airflow api-server``, the real state store
+and the real replay DAG.
 
 Headless Chromium from Debian's ``chromium`` package (``scripts/browser.sh`` installs it), driven
 by Playwright for Python through ``executable_path``: Playwright's own browser download is never
-used. The server gets a private AIRFLOW_HOME with SQLite, SimpleAuthManager with an admin and a
-viewer, a trivial ``lesync__demo__replay`` DAG and the plugin loaded from a plugins folder, whose
-state store is a seeded fake until the real store lands. Screenshots go to the test's tmp folder.
+used. The loop of issue 13: a real manual sync against both emulators in this process, with a
+Salesforce validation rule rejecting one record, writes the rejection to a migrated SQLite state
+store; ``airflow api-server`` (a private AIRFLOW_HOME, SQLite, SimpleAuthManager with an admin
+and a viewer, lesync's real ``dags/``, the plugin loaded through lesync's ``airflow.plugins``
+entry point) serves the page from that store (``LESYNC_STATE_URL``). The browser signs in, sees
+the rejection, selects it and clicks Replay, which creates a run of ``lesync__demo__replay``
+through Airflow's REST API. The API server runs no tasks, so the test then clears the fault and
+runs the replay DAG with that run's own conf (read back from the API) here with ``dag.test``;
+reloaded, the page shows the record resolved. Screenshots go to the test's tmp folder.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -16,11 +24,17 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
-from ui_seed import PASSWORDS, USERS, seeded_store
+from ui_seed import PASSWORDS, USERS, new_store, seed
+
+from lesync.demo import DAGS_DIR, load_dag, use_emulators
+from lesync.emulators.liveperson import LivePersonEmulatorConfig, start_liveperson
+from lesync.emulators.salesforce import SalesforceEmulatorConfig, start_salesforce
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -35,29 +49,12 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+MANUAL = "lesync__demo__manual"
 REPLAY_DAG = "lesync__demo__replay"
+OBJECT = "Chat_Transcript__c"
+RULE_MESSAGE = "Agent notes are locked"
 UI_TESTS = Path(__file__).resolve().parent
 REPO = UI_TESTS.parents[1]
-
-REPLAY_DAG_FILE = f'''
-"""A stand-in replay DAG for the browser test: it only has to exist so a run can be triggered."""
-import datetime as dt
-from airflow.sdk import DAG
-from airflow.providers.standard.operators.empty import EmptyOperator
-
-with DAG("{REPLAY_DAG}", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)):
-    EmptyOperator(task_id="replay")
-'''
-
-PLUGIN_FILE = """
-\"\"\"Loads lesync's UI plugin with a seeded fake store (production: the provider entry point).\"\"\"
-import os
-from ui_fake_store import FakeStateStore
-from lesync.ui import data
-from lesync.ui.plugin import LesyncPlugin  # noqa: F401  (the plugins folder scan finds it here)
-
-data.use_store(FakeStateStore.load(os.environ["LESYNC_UI_TEST_STORE"]))
-"""
 
 
 def _free_port() -> int:
@@ -75,24 +72,76 @@ def chromium() -> str:
     return CHROMIUM
 
 
+@dataclass
+class World:
+    """The emulators, the state store both processes share, and the record the sync rejected."""
+
+    liveperson: Any
+    salesforce: Any
+    store_url: str
+    store: Any
+    victim: str
+
+    def transcripts_of(self, liveperson_id: str) -> list[dict]:
+        records = self.salesforce.state.store.records(OBJECT)
+        return [r for r in records if r["LP_Conversation_Id__c"] == liveperson_id]
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A real ``airflow api-server`` on loopback with the lesync plugin; yields its base URL."""
+def world(airflow_db, tmp_path_factory):
+    """A real sync with one record rejected by a Salesforce validation rule, ledger in a fresh store
+    (plus the seeded runs and failures of ``ui_seed`` for the viewer and error-code checks)."""
+    from lesync.pipeline import operations
+
+    data = tmp_path_factory.mktemp("world")
+    now_ms = int(dt.datetime.now(dt.UTC).timestamp()) // 60 * 60000
+    liveperson = start_liveperson(
+        LivePersonEmulatorConfig(seed=7, conversations=40, days=1, now_ms=now_ms), data_dir=data
+    )
+    salesforce = start_salesforce(SalesforceEmulatorConfig(), data_dir=data)
+    use_emulators(liveperson, salesforce)
+    store_url = f"sqlite:///{data / 'state.db'}"
+    previous_url = os.environ.get("LESYNC_STATE_URL")
+    os.environ["LESYNC_STATE_URL"] = store_url
+    operations._store.cache_clear()
+    store = seed(new_store(data / "state.db"))
+    victims: list[str] = []
+
+    def reject_the_first(record: dict) -> str | None:
+        key = record.get("LP_Conversation_Id__c")
+        if not victims:
+            victims.append(key)
+        return RULE_MESSAGE if key == victims[0] else None
+
+    salesforce.state.add_validation_rule(OBJECT, reject_the_first)
+    now = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC)
+    started = time.monotonic()
+    run = load_dag(MANUAL).test(
+        run_conf={"start": (now - dt.timedelta(days=1, hours=1)).isoformat(), "end": now.isoformat()}
+    )
+    print(f"sync with one rejection: {time.monotonic() - started:.1f}s")
+    assert str(run.state) == "failed" and victims  # the report fails the run over the rejection
+    yield World(liveperson, salesforce, store_url, store, victims[0])
+    liveperson.stop()
+    salesforce.stop()
+    store.dispose()
+    operations._store.cache_clear()
+    if previous_url is not None:
+        os.environ["LESYNC_STATE_URL"] = previous_url
+
+
+@pytest.fixture(scope="module")
+def server(world, tmp_path_factory):
+    """A real ``airflow api-server`` on loopback with lesync's DAGs and plugin; yields its base URL."""
     home = tmp_path_factory.mktemp("airflow-home")
-    for folder, name, text in (
-        ("dags", "replay.py", REPLAY_DAG_FILE),
-        ("plugins", "lesync_ui.py", PLUGIN_FILE),
-    ):
-        (home / folder).mkdir()
-        (home / folder / name).write_text(text)
-    seeded_store().save(home / "store.json")
+    (home / "plugins").mkdir()  # empty: the plugin comes from lesync's entry point
     (home / "passwords.json").write_text(json.dumps(PASSWORDS))
     port = _free_port()
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
@@ -104,10 +153,7 @@ def server(tmp_path_factory):
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__API_AUTH__JWT_SECRET": "lesync-browser-test-only-" + "x" * 64,
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "LESYNC_UI_TEST_STORE": str(home / "store.json"),
-        "PYTHONPATH": os.pathsep.join(
-            [str(UI_TESTS), str(REPO / "plugins"), os.environ.get("PYTHONPATH", "")]
-        ),
+        "LESYNC_STATE_URL": world.store_url,  # the same migrated SQLite store the sync wrote
     }
     airflow = [sys.executable, "-m", "airflow"]
     started = time.monotonic()
@@ -196,11 +242,14 @@ def test_anonymous_gets_nothing_from_the_real_server(server):
     assert "LP-REJECTED" not in page.text
 
 
-def test_admin_replays_a_rejected_record_from_the_page(server, browser, tmp_path):
+def test_admin_replays_a_rejected_record_from_the_page(server, browser, world, tmp_path):
+    victim = world.victim
     page = _sign_in(browser, server, "admin", "/lesync/integrations/demo")
-    row = page.locator('tr[data-liveperson-id="LP-REJECTED-1"]')
-    assert "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" in row.inner_text()
+    row = page.locator(f'tr[data-liveperson-id="{victim}"]')
+    assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in row.inner_text() and RULE_MESSAGE in row.inner_text()
+    assert "lesync__demo__manual" in row.inner_text()  # the run that rejected it
     assert page.locator("#user-name").inner_text() == "admin"
+    assert world.transcripts_of(victim) == []
     page.screenshot(path=tmp_path / "1-failed-records.png", full_page=True)
 
     before = {run["dag_run_id"] for run in _replay_runs(server)}
@@ -208,13 +257,32 @@ def test_admin_replays_a_rejected_record_from_the_page(server, browser, tmp_path
     page.get_by_role("button", name="Replay selected (1)").click()
     page.locator("#replay-result.notice-ok").wait_for(timeout=10_000)
     page.screenshot(path=tmp_path / "2-replay-triggered.png", full_page=True)
-
     triggered = page.locator("#replay-run-link").inner_text()
     assert row.get_by_text("replay queued").is_visible()
     assert row.get_by_role("checkbox").is_disabled()  # a second click cannot queue it twice
     [new_run] = [run for run in _replay_runs(server) if run["dag_run_id"] not in before]
     assert new_run["dag_run_id"] == triggered
-    assert new_run["conf"] == {"liveperson_ids": ["LP-REJECTED-1"]}
+    assert new_run["conf"] == {"liveperson_ids": [victim]}
+
+    # The fault is cleared; the API server runs no tasks, so the triggered run's conf runs here.
+    world.salesforce.state.store.validation_rules.pop(OBJECT)
+    replay = load_dag(REPLAY_DAG).test(run_conf=new_run["conf"])
+    assert str(replay.state) == "success"
+
+    page.goto(f"{server}/lesync/integrations/demo")
+    assert page.locator(f'tr[data-liveperson-id="{victim}"]').count() == 0  # no longer open
+    page.get_by_label("include resolved").check()
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**resolved=true**")
+    row = page.locator(f'tr[data-liveperson-id="{victim}"]')
+    assert row.get_by_role("checkbox").count() == 0  # resolved: nothing to replay
+    resolved_cell = row.locator("td").last.inner_text()
+    assert resolved_cell.endswith("UTC"), resolved_cell
+    page.screenshot(path=tmp_path / "3-resolved.png", full_page=True)
+
+    status = world.store.record_status("demo", victim)
+    [transcript] = world.transcripts_of(victim)  # the ledger and Salesforce agree: exactly one
+    assert status["resolved_at"] is not None and status["salesforce_id"] == transcript["Id"]
     print(f"screenshots in {tmp_path}")
 
 
@@ -233,7 +301,7 @@ def test_viewer_sees_the_records_but_cannot_replay(server, browser, tmp_path):
     assert page.locator('tr[data-liveperson-id="LP-REJECTED-2"]').count() == 0  # messaging, filtered out
     assert page.locator("#read-only").is_visible()
     assert page.locator("#replay-selected").count() == 0
-    page.screenshot(path=tmp_path / "3-viewer.png", full_page=True)
+    page.screenshot(path=tmp_path / "4-viewer.png", full_page=True)
 
     before = len(_replay_runs(server))
     status = page.evaluate(
@@ -253,4 +321,4 @@ def test_the_page_is_in_airflow_navigation(server, browser, tmp_path):
     frame.locator("h1").wait_for(timeout=15_000)
     assert frame.locator("h1").inner_text() == "lesync integrations"
     frame.get_by_role("link", name="demo").first.wait_for()
-    page.screenshot(path=tmp_path / "4-in-airflow-ui.png")
+    page.screenshot(path=tmp_path / "5-in-airflow-ui.png")

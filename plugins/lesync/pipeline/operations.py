@@ -99,7 +99,33 @@ def replay_units_for(
     log.info(
         "plan: %d record(s) to replay (%s)", len(pending), ", ".join(f"{k} {v}" for k, v in reasons.items())
     )
-    return [{**unit, "slice": f"replay-{unit['slice'][5:]}"} for unit in replay_units(wanted)]
+    return [{**unit, "slice": f"replay-{unit['slice'][5:]}", "kind": kind} for unit in replay_units(wanted)]
+
+
+NOT_FOUND = "NOT_FOUND"
+
+
+def record_not_found(integration: Integration, kind: str, run_id: str, channel: str, ids: list[str]) -> int:
+    """Records a replay found neither in the raw archive nor in LivePerson: a permanent failure in
+    the ledger (shown on the page, not taken again by every run once its replay lease ends)."""
+    from lesync.state import LedgerOutcome
+
+    entries = [
+        LedgerOutcome(
+            channel,
+            liveperson_id,
+            "failed",
+            error_code=NOT_FOUND,
+            message="neither in the raw archive nor in LivePerson (deleted, or past LivePerson's retention)",
+        )
+        for liveperson_id in ids
+    ]
+    return state_store(integration).record_outcomes(
+        run_key_of(integration, kind, run_id),
+        integration.name,
+        entries,
+        mapping_version=mapping_version(integration),
+    )
 
 
 def recheck_units_for(integration: Integration, window_start: dt.datetime) -> list[dict[str, Any]]:

@@ -254,9 +254,13 @@ def extract(
     out_dir = run_dir(integration, run_id) / "raw"
     content, prepare = _extract_choices(integration)
     if "ids" in unit:
+        from lesync.pipeline import operations
         from lesync.pipeline.replay import extract_by_id
 
-        return extract_by_id(client, unit, out_dir, content, prepare).as_xcom()
+        result = extract_by_id(client, unit, out_dir, content, prepare)
+        if result.not_found and unit.get("kind"):
+            operations.record_not_found(integration, unit["kind"], run_id, unit["channel"], result.not_found)
+        return result.as_xcom()
     if "recheck" in unit:
         from lesync.pipeline.extract import recheck_open
 

@@ -234,17 +234,13 @@ class StateStore:
         if ledger["files"]:
             counts.update(files_uploaded=ledger["files_uploaded"], files_failed=ledger["files_failed"])
         document = scrub_document({**summary, **{k: v for k, v in ledger.items() if k in summary}})
+        # No verdict given: keep the one the reconcile task attached (set_verdict) before the report.
+        kept = {"verdict": scrub_document(verdict)} if verdict is not None else {}
         with write_transaction(self.engine) as conn:
             done = conn.execute(
                 schema.sync_runs.update()
                 .where(schema.sync_runs.c.run_id == run_id)
-                .values(
-                    state=state,
-                    finished_at=now or utcnow(),
-                    summary=document,
-                    verdict=scrub_document(verdict) if verdict is not None else None,
-                    **counts,
-                )
+                .values(state=state, finished_at=now or utcnow(), summary=document, **kept, **counts)
             )
         if done.rowcount == 0:
             raise StateStoreError(f"run {run_id!r} was never started; call start_run first")

@@ -174,22 +174,46 @@ def _run_url(base: str, dag_id: str, run_id: str) -> str:
     return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
-def _load_log_url(base: str, integration: str, kind: str | None, run_id: str | None) -> str | None:
+def _load_log_url(base: str, dag_id: str | None, run_id: str | None) -> str | None:
     """The run's ``load`` task page (its log tab opens first); None when the run's DAG is unknown."""
-    if not kind or not run_id:
+    if not dag_id or not run_id:
         return None
-    return _run_url(base, data.dag_id(integration, kind), run_id) + "/tasks/load"
+    return _run_url(base, dag_id, run_id) + "/tasks/load"
 
 
 def _with_links(base: str, integration: str, runs: list[dict], records: list[dict]) -> None:
-    kinds = {run["run_id"]: run["kind"] for run in runs} | data.run_kinds(integration)
     for run in runs:
-        run["run_url"] = _run_url(base, data.dag_id(integration, run["kind"]), run["run_id"])
-        run["load_log_url"] = _load_log_url(base, integration, run["kind"], run["run_id"])
+        if run["dag_id"]:
+            run["run_url"] = _run_url(base, run["dag_id"], run["dag_run_id"])
+        run["load_log_url"] = _load_log_url(base, run["dag_id"], run["dag_run_id"])
     for record in records:
-        record["load_log_url"] = _load_log_url(
-            base, integration, kinds.get(record["run_id"]), record["run_id"]
-        )
+        record["load_log_url"] = _load_log_url(base, *data.airflow_run(integration, record["run_id"]))
+
+
+def verdict_line(verdict: dict | None) -> str:
+    """A reconcile verdict in one line: ``agrees`` or ``DIFFERS``, then LivePerson / Salesforce per
+    channel and what was missing (queued for replay, or healed)."""
+    if not verdict:
+        return "—"
+    if verdict.get("skipped"):
+        return f"skipped: {verdict['skipped']}"
+    parts = []
+    for channel in verdict.get("channels") or []:
+        part = f"{channel.get('channel')} {channel.get('liveperson')}/{channel.get('salesforce')}"
+        if channel.get("missing_total"):
+            part += f", {channel['missing_total']} missing"
+        if channel.get("extra_total"):
+            part += f", {channel['extra_total']} only in Salesforce"
+        parts.append(part)
+    if verdict.get("queued"):
+        parts.append(f"{verdict['queued']} queued for replay")
+    if verdict.get("healed"):
+        parts.append(f"healed {verdict['healed'].get('created', 0)}")
+    head = "agrees" if verdict.get("agrees") else "DIFFERS"
+    return f"{head}: " + "; ".join(parts) if parts else head
+
+
+TEMPLATES.env.filters["verdict_line"] = verdict_line
 
 
 # --- the app -------------------------------------------------------------------------------------
@@ -289,7 +313,7 @@ def _page_context(request: Request, user: Any, integration: str, flt: data.Faile
         "flt": flt,
         "filter_values": _filter_values(request),
         "channels": CHANNELS,
-        "error_summary": Counter(r["error_code"] for r in records).most_common(),
+        "error_summary": Counter(r["error_code"] for r in records if not r.get("resolved_at")).most_common(),
         "count_keys": COUNT_KEYS,
         "can_replay": _may(user, "POST", replay_dag),
         "replay_dag_id": replay_dag,

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 STATE_CONN_ID = "lesync_state"
-RUN_LOOKUP_LIMIT = 200  # runs read to find the DAG kind of a failed record's run
 
 
 class RunStore(Protocol):
@@ -30,7 +29,7 @@ class RunStore(Protocol):
         channel: str | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
-        resolved: bool = False,
+        resolved: bool | None = False,
         limit: int = 200,
         offset: int = 0,
     ) -> list[dict[str, Any]]: ...
@@ -87,24 +86,62 @@ def replay_dag_id(integration: str) -> str:
     return dag_id(integration, "replay")
 
 
+#: The run columns shown as the run's counts (the store keeps one column each).
+RUN_COUNT_KEYS = (
+    "extracted",
+    "created",
+    "updated",
+    "unchanged",
+    "failed",
+    "skipped",
+    "files_uploaded",
+    "files_failed",
+)
+
+
 def latest_runs(integration: str, limit: int = 20) -> list[dict[str, Any]]:
-    return get_store().latest_runs(integration, limit=limit)
+    return [run_view(integration, run) for run in get_store().latest_runs(integration, limit=limit)]
 
 
 def failed_records(integration: str, flt: FailedFilter) -> list[dict[str, Any]]:
-    return get_store().failed_records(
+    """Open failures; with ``flt.resolved`` the healed ones too (the store: ``resolved=None``)."""
+    rows = get_store().failed_records(
         integration,
         run_id=flt.run_id,
         error_code=flt.error_code,
         channel=flt.channel,
         since=flt.since,
         until=flt.until,
-        resolved=flt.resolved,
+        resolved=None if flt.resolved else False,
         limit=flt.limit,
         offset=flt.offset,
     )
+    return [record_view(row) for row in rows]
 
 
-def run_kinds(integration: str) -> dict[str, str]:
-    """run_id -> DAG kind of the integration's recent runs, to link a failed record to its load log."""
-    return {run["run_id"]: run["kind"] for run in latest_runs(integration, limit=RUN_LOOKUP_LIMIT)}
+def run_view(integration: str, run: dict[str, Any]) -> dict[str, Any]:
+    """A store run row as the page shows it: ``counts``, and the Airflow DAG and run it belongs to
+    (the store's run id is ``<dag_id>/<run_id>``, see ``lesync.state.run_key``)."""
+    view = dict(run)
+    view["counts"] = {key: int(run.get(key) or 0) for key in RUN_COUNT_KEYS}
+    view["dag_id"], view["dag_run_id"] = airflow_run(integration, run["run_id"], run.get("kind"))
+    return view
+
+
+def record_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A store status row as the page shows it: the run it last failed (or healed) in, attempts."""
+    view = dict(row)
+    view["run_id"] = row.get("last_run_id")
+    view["first_failed_at"] = row.get("first_failure_at")
+    view["attempts"] = row.get("attempts", row.get("failures", 0))
+    return view
+
+
+def airflow_run(integration: str, key: str | None, kind: str | None = None) -> tuple[str | None, str | None]:
+    """(dag_id, Airflow run id) of a store run id; a bare run id takes its DAG from ``kind``."""
+    if not key:
+        return None, None
+    dag, slash, run_id = key.partition("/")
+    if slash:
+        return dag, run_id
+    return (dag_id(integration, kind) if kind else None), key
