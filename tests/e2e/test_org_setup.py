@@ -75,7 +75,8 @@ def test_a_sync_lands_there(deployed):
     assert all(r["Transcript__c"] for r in deployed.transcripts())
 
 
-def test_an_org_missing_a_field_and_a_permission_fails_the_check(deployed, metadata_dir, tmp_path, capsys):
+def broken_copy(metadata_dir: Path, tmp_path: Path) -> Path:
+    """The generated org without Agent_Name__c and without the permission on Skill_Name__c."""
     broken = tmp_path / "broken"
     shutil.copytree(metadata_dir, broken)
     (broken / FIELDS / "Agent_Name__c.field-meta.xml").unlink()
@@ -85,7 +86,11 @@ def test_an_org_missing_a_field_and_a_permission_fails_the_check(deployed, metad
     begin = text.rindex("<fieldPermissions>", 0, text.index(marker))
     end = text.index("</fieldPermissions>", begin) + len("</fieldPermissions>")
     permissions.write_text(text[:begin] + text[end:], encoding="utf-8")
-    salesforce = start_org_from_metadata(broken, tmp_path / "salesforce")
+    return broken
+
+
+def test_an_org_missing_a_field_and_a_permission_fails_the_check(deployed, metadata_dir, tmp_path, capsys):
+    salesforce = start_org_from_metadata(broken_copy(metadata_dir, tmp_path), tmp_path / "salesforce")
     try:
         use_emulators(deployed.liveperson, salesforce)
         assert main(["org", "check", "--integration", "demo"]) == 1
@@ -96,6 +101,23 @@ def test_an_org_missing_a_field_and_a_permission_fails_the_check(deployed, metad
     assert "2 blocker(s)" in out
     assert "Chat_Transcript__c.Agent_Name__c: missing" in out
     assert "Chat_Transcript__c.Skill_Name__c: the integration user may not create or update it" in out
+
+
+def test_the_plan_task_blocks_a_run_on_such_an_org_before_any_load(deployed, metadata_dir, tmp_path):
+    salesforce = start_org_from_metadata(broken_copy(metadata_dir, tmp_path), tmp_path / "salesforce")
+    start, end = deployed.now - dt.timedelta(days=1, hours=1), deployed.now
+    try:
+        use_emulators(deployed.liveperson, salesforce)
+        lp_calls = deployed.liveperson.state.calls.total()
+        run = deployed.run(MANUAL, {"start": start.isoformat(), "end": end.isoformat()})
+        states = deployed.states(run)
+        assert str(run.state) == "failed" and states["plan"] == "failed", states
+        assert "load" not in states or states["load"] != "success"
+        assert deployed.liveperson.state.calls.total() == lp_calls  # nothing extracted either
+        assert salesforce.state.store.count("Chat_Transcript__c") == 0
+    finally:
+        use_emulators(deployed.liveperson, deployed.salesforce)
+        salesforce.stop()
 
 
 def test_the_demo_integration_is_the_one_checked():

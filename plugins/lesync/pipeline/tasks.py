@@ -104,6 +104,7 @@ def plan(
     if kind == "conversation":
         units = [_conversation_unit(params)]
         if run_id:
+            check_org(integration, run_id)
             operations.begin_run(integration, kind, run_id, None, None)
         return units
     if kind == "replay":
@@ -116,6 +117,7 @@ def plan(
         for index, piece in enumerate(slices(window, integration.limits.slice_hours))
     ]
     if run_id:
+        check_org(integration, run_id)
         operations.begin_run(integration, kind, run_id, window.start, window.end)
         if kind in WINDOW_KINDS:
             units += operations.replay_units_for(integration, kind, run_id, _run_folder_of(integration), now)
@@ -176,6 +178,34 @@ def _conversation_unit(params: dict[str, Any]) -> dict[str, Any]:
     return {"channel": channel, "conversation_id": conversation_id, "slice": "conversation"}
 
 
+def check_org(integration: Integration, run_id: str, client: Any = None) -> dict[str, Any]:
+    """The org check of ``python -m lesync org check`` before any load: one describe per object
+    involved, kept in the run folder for the transform; blockers fail the run here, not later."""
+    import json
+
+    from lesync.org.check import describe_and_check
+
+    client = client or salesforce_client(integration)
+    report, describes = describe_and_check(client, compiled_mapping(integration), integration)
+    path = run_dir(integration, run_id) / "describe.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(describes))
+    report.raise_on_blockers()
+    return report.as_dict()
+
+
+def _describe(integration: Integration, run_id: str, client: Any, object_name: str) -> dict[str, Any]:
+    """The object's describe: the one plan fetched for this run, else a new call."""
+    import json
+
+    path = run_dir(integration, run_id) / "describe.json"
+    if path.exists():
+        found = json.loads(path.read_text()).get(object_name)
+        if found:
+            return found
+    return client.describe(object_name)
+
+
 def _replay_units(
     integration: Integration, params: dict[str, Any], run_id: str | None, now: dt.datetime
 ) -> list[dict[str, Any]]:
@@ -191,6 +221,7 @@ def _replay_units(
     )
     if not run_id:
         return []
+    check_org(integration, run_id)
     operations.begin_run(integration, "replay", run_id, None, None)
     units = operations.replay_units_for(integration, "replay", run_id, _run_folder_of(integration), now)
     if not units:
@@ -334,7 +365,7 @@ def transform(
     mapping = compiled_mapping(integration)
     client = client or salesforce_client(integration)
     calls_before = client.api_calls
-    describe = client.describe(mapping.object)
+    describe = _describe(integration, run_id, client, mapping.object)
     raw_paths = [path for result in extracted for path in ExtractResult.from_xcom(result).paths]
     out_path = run_dir(integration, run_id) / "rows" / "rows.jsonl.gz"
     result = TransformResult.from_xcom(
