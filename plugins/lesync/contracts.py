@@ -21,6 +21,36 @@ Channel = Literal["chat", "messaging"]
 CHANNELS: tuple[Channel, ...] = ("chat", "messaging")
 
 
+#: Messaging ``contentToRetrieve``: every value LivePerson documents, in the docs' order (the
+#: Messaging Interactions method page, plus the newer values of later pages; api-facts.md). The
+#: mapping says which it reads, the LivePerson client refuses any other before calling.
+CONTENT_PARTS = (
+    "campaign",
+    "messageRecords",
+    "agentParticipants",
+    "agentParticipantsLeave",
+    "agentParticipantsActive",
+    "consumerParticipants",
+    "transfers",
+    "interactions",
+    "messageScores",
+    "messageStatuses",
+    "conversationSurveys",
+    "coBrowseSessions",
+    "summary",
+    "sdes",
+    "unAuthSdes",
+    "monitoring",
+    "responseTime",
+    "dialogs",
+    "skillChanges",
+    "intents",
+    "uniqueIntents",
+    "latestAgentSurvey",
+    "previouslySubmittedAgentSurveys",
+)
+
+
 def dag_id(integration: str, kind: str) -> str:
     """``lesync__<integration>__<kind>``: the DAGs, the state store's run keys and the UI agree on it."""
     return f"lesync__{integration}__{kind}"

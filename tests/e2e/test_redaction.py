@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from emulator_clients import salesforce_settings
 from lesync.config import load_integrations
 from lesync.contracts import ExtractResult
 from lesync.emulators.salesforce import SalesforceEmulatorConfig, start_salesforce
 from lesync.pipeline import tasks
 from lesync.pipeline.staging import write_jsonl_gz
-from lesync.salesforce import SalesforceConnectionSettings, build_client
+from lesync.salesforce import build_client
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -52,14 +53,7 @@ def integration(tmp_path_factory):
 @pytest.fixture(scope="module")
 def salesforce(tmp_path_factory):
     emulator = start_salesforce(SalesforceEmulatorConfig(), data_dir=tmp_path_factory.mktemp("sf"))
-    info = emulator.connection_info()
-    settings = SalesforceConnectionSettings(
-        client_id=info["client_id"],
-        client_secret=info["client_secret"],
-        token_url=info["token_url"],
-        ca_file=info["ca_file"],
-        backoff_seconds=0,
-    )
+    settings = salesforce_settings(emulator)
     yield emulator, build_client(settings)
     emulator.stop()
 

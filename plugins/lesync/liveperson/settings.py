@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from lesync.contracts import CONTENT_PARTS
+
 DEFAULT_DOMAIN_API_URL = "https://api.liveperson.net"
 DEFAULT_SOURCE = "lesync"
 MAX_SOURCE_LENGTH = 20
@@ -26,33 +28,7 @@ SORT = "start:asc"
 # Messaging ``contentToRetrieve``: every value LivePerson documents (the Messaging Interactions
 # method page, plus the newer values of later pages). Once a request lists any, only those parts
 # come back; ``monitoring`` and ``dialogs`` are not in the API's own default set.
-CONTENT_VALUES = frozenset(
-    {
-        "campaign",
-        "messageRecords",
-        "agentParticipants",
-        "agentParticipantsLeave",
-        "agentParticipantsActive",
-        "consumerParticipants",
-        "transfers",
-        "interactions",
-        "messageScores",
-        "messageStatuses",
-        "conversationSurveys",
-        "coBrowseSessions",
-        "summary",
-        "sdes",
-        "unAuthSdes",
-        "monitoring",
-        "responseTime",
-        "dialogs",
-        "skillChanges",
-        "intents",
-        "uniqueIntents",
-        "latestAgentSurvey",
-        "previouslySubmittedAgentSurveys",
-    }
-)
+CONTENT_VALUES = frozenset(CONTENT_PARTS)
 # What lesync asks for until the mapping says what it reads: every part the predefined mapping
 # and the transcript renderer may use, ``monitoring`` (location, device, entry page) included.
 DEFAULT_CONTENT = (

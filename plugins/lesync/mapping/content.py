@@ -8,34 +8,8 @@ always comes back and is never listed. Smaller answers are a bonus.
 
 from __future__ import annotations
 
+from lesync.contracts import CONTENT_PARTS
 from lesync.mapping.spec import CompiledMapping
-
-#: The documented ``contentToRetrieve`` values, in the docs' order (api-facts.md).
-CONTENT_PARTS = (
-    "campaign",
-    "messageRecords",
-    "agentParticipants",
-    "agentParticipantsLeave",
-    "agentParticipantsActive",
-    "consumerParticipants",
-    "transfers",
-    "interactions",
-    "messageScores",
-    "messageStatuses",
-    "conversationSurveys",
-    "coBrowseSessions",
-    "summary",
-    "sdes",
-    "unAuthSdes",
-    "monitoring",
-    "responseTime",
-    "dialogs",
-    "skillChanges",
-    "intents",
-    "uniqueIntents",
-    "latestAgentSurvey",
-    "previouslySubmittedAgentSurveys",
-)
 
 #: What ``render_messaging`` reads: the messages, transfer lines, and participants' names.
 TRANSCRIPT_PARTS = frozenset({"messageRecords", "transfers", "agentParticipants", "consumerParticipants"})

@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from lesync.state.store import RUN_COUNT_COLUMNS
+
 STATE_CONN_ID = "lesync_state"
 
 
@@ -86,17 +88,8 @@ def replay_dag_id(integration: str) -> str:
     return dag_id(integration, "replay")
 
 
-#: The run columns shown as the run's counts (the store keeps one column each).
-RUN_COUNT_KEYS = (
-    "extracted",
-    "created",
-    "updated",
-    "unchanged",
-    "failed",
-    "skipped",
-    "files_uploaded",
-    "files_failed",
-)
+#: The run columns shown as the run's counts: the store's own, but its API call columns (shown apart).
+RUN_COUNT_KEYS = tuple(name for name in RUN_COUNT_COLUMNS if not name.endswith("_calls"))
 
 
 def latest_runs(integration: str, limit: int = 20) -> list[dict[str, Any]]:

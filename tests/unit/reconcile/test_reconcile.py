@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
+from emulator_clients import salesforce_settings
 from lesync.emulators.salesforce import SalesforceEmulatorConfig, start_salesforce
 from lesync.pipeline.reconcile import Seen, reconcile_channel, started_in
-from lesync.salesforce import SalesforceConnectionSettings, build_client
+from lesync.salesforce import build_client
 from lesync.salesforce.reconcile import WindowQuery, count_started, ids_started, soql_datetime
 
 OBJECT = "Chat_Transcript__c"
@@ -18,14 +19,7 @@ T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     emulator = start_salesforce(SalesforceEmulatorConfig(), data_dir=tmp_path_factory.mktemp("sf"))
-    info = emulator.connection_info()
-    settings = SalesforceConnectionSettings(
-        client_id=info["client_id"],
-        client_secret=info["client_secret"],
-        token_url=info["token_url"],
-        ca_file=info["ca_file"],
-        backoff_seconds=0,
-    )
+    settings = salesforce_settings(emulator)
     client = build_client(settings)
     records = [
         {

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from emulator_clients import salesforce_settings
 from lesync.config import LinkingSettings
 from lesync.emulators.salesforce import SalesforceEmulatorConfig, start_salesforce
-from lesync.salesforce import SalesforceConnectionSettings, UpsertSettings, build_client
+from lesync.salesforce import UpsertSettings, build_client
 from lesync.salesforce import sosl as sosl_module
 from lesync.salesforce.linking import plan_links
 
@@ -52,14 +53,7 @@ def emulator(request, tmp_path_factory):
 
 @pytest.fixture
 def client(emulator):
-    info = emulator.connection_info()
-    settings = SalesforceConnectionSettings(
-        client_id=info["client_id"],
-        client_secret=info["client_secret"],
-        token_url=info["token_url"],
-        ca_file=info["ca_file"],
-        backoff_seconds=0,
-    )
+    settings = salesforce_settings(emulator)
     return build_client(settings)
 
 
