@@ -32,9 +32,9 @@ from lesync.window import ensure_aware
 
 log = logging.getLogger(__name__)
 
-KINDS = ("periodic", "daily", "manual", "conversation", "replay", "reconcile")
+KINDS = ("periodic", "daily", "manual", "conversation", "replay", "reconcile", "incremental")
 #: Kinds that sync a window (and reconcile it); the others sync records chosen by id.
-WINDOW_KINDS = ("periodic", "daily", "manual")
+WINDOW_KINDS = ("periodic", "daily", "manual", "incremental")
 #: What a run that loads nothing (a reconcile without heal) reports as its load.
 EMPTY_LOAD: dict[str, Any] = {}
 
@@ -108,6 +108,8 @@ def plan(
         return units
     if kind == "replay":
         return _replay_units(integration, params, run_id, now)
+    if kind == "incremental":
+        return _incremental_units(integration, params, interval_end or now, run_id, now)
     channels = _channels(integration, params)
     window = _window(kind, params, interval_end or now, now)
     units = [
@@ -225,6 +227,127 @@ def _run_folder_of(integration: Integration) -> Any:
 def unit_label(unit: dict[str, Any]) -> str:
     """How a unit reads in the UI and logs: ``chat 000``, ``messaging conversation``."""
     return f"{unit['channel']} {unit['slice']}"
+
+
+# --- incremental --------------------------------------------------------------------------------
+
+#: The state store's high-water mark of the incremental DAG (one per integration).
+INCREMENTAL_STREAM = "incremental"
+
+
+def _incremental_units(
+    integration: Integration,
+    params: dict[str, Any],
+    moment: dt.datetime,
+    run_id: str | None,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """The incremental run's units: chats from ``chat_start``, messaging from ``messaging_start``
+    (the first slice with the update search), up to the settled end; plus replays and open
+    conversations to re-check, as a window run takes them. None when nothing settled since the
+    mark: the run ends at once, without a LivePerson call. ``moment`` is the run's scheduled time."""
+    from lesync.pipeline import operations
+    from lesync.pipeline.incremental import incremental_plan
+
+    channels = _channels(integration, params)
+    store = operations.state_store(integration)
+    mark = store.get_watermark(integration.name, INCREMENTAL_STREAM)
+    planned = incremental_plan(mark, moment, **integration.incremental.planner_settings())
+    if planned is None:
+        log.info(
+            "plan: nothing settled since the mark %s; this incremental run has no work", mark.isoformat()
+        )
+        return []
+    units = []
+    for channel in channels:
+        start = planned.chat_start if channel == "chat" else planned.messaging_start
+        for index, piece in enumerate(slices(Window(start, planned.end), integration.limits.slice_hours)):
+            units.append(
+                {
+                    "channel": channel,
+                    "slice": f"{index:03d}",
+                    **piece.as_dict(),
+                    "reconcile_from": planned.messaging_start.isoformat(),
+                }
+            )
+    if run_id:
+        operations.begin_run(integration, "incremental", run_id, planned.messaging_start, planned.end)
+        units += operations.replay_units_for(
+            integration, "incremental", run_id, _run_folder_of(integration), now
+        )
+        units += operations.recheck_units_for(integration, planned.messaging_start)
+    log.info(
+        "plan: incremental run of %s from mark %s: chat from %s, messaging from %s, to %s: %d unit(s)",
+        integration.name,
+        mark.isoformat() if mark else "(none: first run)",
+        planned.chat_start.isoformat(),
+        planned.messaging_start.isoformat(),
+        planned.end.isoformat(),
+        len(units),
+    )
+    return units
+
+
+def incremental_reconcile_units(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The units as the reconcile sees them: every channel from ``messaging_start``. The chats of
+    the lookback before it were searched only to catch late ends: reconciling them would compare
+    Salesforce's chats of hours with the few this run staged."""
+    clipped = []
+    for unit in units:
+        if "reconcile_from" not in unit:
+            clipped.append(unit)
+            continue
+        start = max(Window.from_dict(unit).start, dt.datetime.fromisoformat(unit["reconcile_from"]))
+        if start < Window.from_dict(unit).end:
+            clipped.append({**unit, "start": start.isoformat()})
+    return clipped
+
+
+def report_incremental(
+    integration: Integration,
+    extracted: list[dict[str, Any] | ExtractResult],
+    transformed: dict[str, Any] | TransformResult,
+    loaded: dict[str, Any] | LoadResult,
+    run_id: str,
+    verdict: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``report``, then the mark moves to the run's window end (never back).
+
+    The report runs only when extract, transform, load and reconcile succeeded: every record of
+    the window has its outcome in the ledger. Records Salesforce rejected fail the run as ever,
+    but the mark still moves: the ledger replays them, and one record rejected for good must not
+    hold every later conversation back."""
+    try:
+        summary = report(integration, "incremental", extracted, transformed, loaded, run_id, verdict)
+    except RecordsRejectedError:
+        advance_incremental_mark(integration, run_id)
+        raise
+    advance_incremental_mark(integration, run_id)
+    interval = integration.incremental.interval_minutes
+    log.info(
+        "incremental: %d LivePerson and %d Salesforce call(s) this run; at one run every %d minutes "
+        "about %d LivePerson calls per hour",
+        summary["liveperson_calls"],
+        summary["salesforce_calls"],
+        interval,
+        round(summary["liveperson_calls"] * 60 / interval),
+    )
+    return summary
+
+
+def advance_incremental_mark(integration: Integration, run_id: str) -> dt.datetime | None:
+    """Move the integration's mark to the end of this run's window (the store never moves it back)."""
+    from lesync.pipeline import operations
+
+    store = operations.state_store(integration)
+    run = store.get_run(operations.run_key_of(integration, "incremental", run_id)) or {}
+    end = run.get("window_end")
+    if end is None:
+        log.warning("incremental: run %s has no window in the state store; the mark stays", run_id)
+        return store.get_watermark(integration.name, INCREMENTAL_STREAM)
+    mark = store.set_watermark(integration.name, INCREMENTAL_STREAM, end)
+    log.info("incremental: the mark of %s is now %s", integration.name, mark.isoformat())
+    return mark
 
 
 # --- staging ------------------------------------------------------------------------------------
