@@ -220,6 +220,14 @@ class IncrementalSettings(_Settings):
     first_lookback_minutes: float = Field(
         60, gt=0, le=1440, description="The first run (no mark yet) starts this long before now."
     )
+    recheck_open_every_minutes: int = Field(
+        60,
+        ge=0,
+        le=1440,
+        description="Messaging conversations synced while open are re-checked by id (one call each) "
+        "about this often, a share of them per run, least recently checked first; the update search "
+        "finds most closes at the next run. 0: all of them every run.",
+    )
     max_catch_up_hours: float = Field(
         6,
         gt=0,

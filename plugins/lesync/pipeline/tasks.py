@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import re
 import time
 from typing import Any
@@ -262,20 +263,18 @@ def _incremental_units(
     for channel in channels:
         start = planned.chat_start if channel == "chat" else planned.messaging_start
         for index, piece in enumerate(slices(Window(start, planned.end), integration.limits.slice_hours)):
-            units.append(
-                {
-                    "channel": channel,
-                    "slice": f"{index:03d}",
-                    **piece.as_dict(),
-                    "reconcile_from": planned.messaging_start.isoformat(),
-                }
-            )
+            unit = {"channel": channel, "slice": f"{index:03d}", **piece.as_dict()}
+            unit["reconcile_from"] = planned.messaging_start.isoformat()
+            if channel == "chat" and mark is not None:
+                # The run that set the mark delivered every chat that had ended by then.
+                unit["ended_since"] = planned.messaging_start.isoformat()
+            units.append(unit)
     if run_id:
         operations.begin_run(integration, "incremental", run_id, planned.messaging_start, planned.end)
         units += operations.replay_units_for(
             integration, "incremental", run_id, _run_folder_of(integration), now
         )
-        units += operations.recheck_units_for(integration, planned.messaging_start)
+        units += _incremental_rechecks(integration, planned.messaging_start)
     log.info(
         "plan: incremental run of %s from mark %s: chat from %s, messaging from %s, to %s: %d unit(s)",
         integration.name,
@@ -286,6 +285,22 @@ def _incremental_units(
         len(units),
     )
     return units
+
+
+def _incremental_rechecks(integration: Integration, window_start: dt.datetime) -> list[dict[str, Any]]:
+    """A share of the open conversations to re-check by id, so each is checked about every
+    ``recheck_open_every_minutes`` (least recently checked first) and the by-id calls per hour stay
+    at about one per open conversation, not one per open conversation and run."""
+    from lesync.pipeline import operations
+
+    settings = integration.incremental
+    units = operations.recheck_units_for(integration, window_start)
+    if not units or not settings.recheck_open_every_minutes:
+        return units
+    ids = units[0]["recheck"]
+    share = min(1.0, settings.interval_minutes / settings.recheck_open_every_minutes)
+    taken = ids[: max(1, math.ceil(len(ids) * share))]
+    return [{**units[0], "recheck": taken}]
 
 
 def incremental_reconcile_units(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -390,6 +405,8 @@ def extract(
             raise SyncRefusedError(str(exc)) from None
         return ExtractResult.from_xcom(found).as_xcom()
     window = Window.from_dict(unit)
+    if unit.get("ended_since") and unit["channel"] == "chat":
+        client = ChatsEndedSince(client, dt.datetime.fromisoformat(unit["ended_since"]))
     extracted = extract_window(
         client,
         unit["channel"],
@@ -403,6 +420,40 @@ def extract(
         update_search=unit["slice"] == "000",
     )
     return ExtractResult.from_xcom(extracted).as_xcom()
+
+
+class ChatsEndedSince:
+    """The LivePerson client, but ``chats`` leaves out chats that ended before ``since``.
+
+    An incremental run searches chats by start from hours back (the only search Engagement
+    History has); the chats of that lookback that ended before the previous run's window end
+    minus the overlap were delivered by that run (the mark moved only once it had loaded them),
+    so loading them again every run would only churn Salesforce (updates, triggers, file checks).
+    A chat without a readable end is kept."""
+
+    def __init__(self, client: Any, since: dt.datetime):
+        from lesync.window import to_epoch_ms
+
+        self._client, self._since_ms, self.skipped = client, to_epoch_ms(since), 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def chats(self, start: dt.datetime, end: dt.datetime, skills: list[int] | None = None) -> Any:
+        from lesync.pipeline.transform import record_version
+
+        for record in self._client.chats(start, end, skills):
+            ended = record_version(record, "chat")[1]
+            if ended and ended < self._since_ms:
+                self.skipped += 1
+                continue
+            yield record
+        if self.skipped:
+            log.info(
+                "extract: %d chat(s) that ended before %s were delivered by the run before",
+                self.skipped,
+                dt.datetime.fromtimestamp(self._since_ms / 1000, dt.UTC).isoformat(),
+            )
 
 
 def liveperson_client(integration: Integration):

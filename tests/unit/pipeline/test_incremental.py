@@ -116,6 +116,24 @@ def test_open_conversations_started_before_the_window_are_rechecked(tmp_path, st
     assert [u["recheck"] for u in units if "recheck" in u] == [["old-open"]]  # the search finds the other
 
 
+def test_each_run_rechecks_a_share_so_each_open_conversation_is_checked_about_hourly(tmp_path, store):
+    ids = [f"open-{n:02d}" for n in range(12)]
+    store.remember_open("emea", "messaging", ids, started=dict.fromkeys(ids, NOW - 5 * 60 * MIN))
+    integration = _integration(tmp_path)  # every 10 minutes, each open one re-checked every 60
+    checked: list[str] = []
+    for run in range(6):
+        store.set_watermark("emea", tasks.INCREMENTAL_STREAM, NOW + (run * 10 - 10) * MIN)
+        units = tasks.plan(integration, "incremental", {}, NOW + run * 10 * MIN, run_id=f"r{run}")
+        (taken,) = [u["recheck"] for u in units if "recheck" in u]
+        assert len(taken) == 2
+        store.touch_open_checked("emea", "messaging", taken, now=NOW + run * 10 * MIN)
+        checked += taken
+    assert sorted(checked) == ids  # all of them within the hour, none twice
+    every_run = _integration(tmp_path, incremental={"enabled": True, "recheck_open_every_minutes": 0})
+    units = tasks.plan(every_run, "incremental", {}, NOW + 60 * MIN, run_id="all")
+    assert len(next(u["recheck"] for u in units if "recheck" in u)) == 12
+
+
 def test_the_mark_moves_to_the_window_end_when_the_run_succeeds(tmp_path, store):
     integration = _integration(tmp_path)
     store.set_watermark("emea", tasks.INCREMENTAL_STREAM, NOW - 30 * MIN)
@@ -170,3 +188,34 @@ def test_the_reconcile_compares_every_channel_from_the_messaging_start():
     clipped = tasks.incremental_reconcile_units(units)
     assert [u["start"] for u in clipped[:2]] == ["2026-12-01T11:00:00+00:00"] * 2
     assert clipped[2] == units[2]
+
+
+class _Chats:
+    """A LivePerson client with three chats: ended long ago, ended recently, end unknown."""
+
+    stats = dict.fromkeys(("calls", "pages", "retries", "partial_refetched", "partial_failed"), 0)
+
+    def chats(self, start, end, skills=None):
+        yield {"info": {"engagementId": "ended-before", "endTimeL": int((NOW - 31 * MIN).timestamp() * 1000)}}
+        yield {"info": {"engagementId": "ended-since", "endTimeL": int((NOW - 29 * MIN).timestamp() * 1000)}}
+        yield {"info": {"engagementId": "end-unknown"}}
+
+
+def _staged_ids(result) -> list[str]:
+    from lesync.pipeline.staging import read_jsonl_gz
+
+    return [r["info"]["engagementId"] for path in result["paths"] for r in read_jsonl_gz(path)]
+
+
+def test_chats_the_previous_run_delivered_are_not_loaded_again(tmp_path, store):
+    integration = _integration(tmp_path, channels=["chat"])
+    store.set_watermark("emea", tasks.INCREMENTAL_STREAM, NOW - 25 * MIN)  # messaging_start: NOW - 30
+    (unit,) = tasks.plan(integration, "incremental", {}, NOW, run_id="r")
+    assert unit["ended_since"] == (NOW - 30 * MIN).isoformat()
+    result = tasks.extract(integration, unit, "r", client=_Chats())
+    assert _staged_ids(result) == ["ended-since", "end-unknown"] and result["records"] == 2
+    # The first run (no mark: nothing delivered yet) keeps every chat its search returns.
+    store_free = _integration(tmp_path, name="fresh", channels=["chat"])
+    (first,) = tasks.plan(store_free, "incremental", {}, NOW, run_id="first")
+    assert "ended_since" not in first
+    assert len(_staged_ids(tasks.extract(store_free, first, "first", client=_Chats()))) == 3
