@@ -294,6 +294,7 @@ def summarise(day: Day, args: argparse.Namespace) -> dict[str, Any]:
             if c.delivered_ms is None and c in missing
         ][:10],
         "liveperson_by_endpoint": day.liveperson_by_endpoint,
+        "liveperson_by_id_share": round(_by_id_share(day.liveperson_by_endpoint), 2),
         "median_min": round(statistics.median(delays), 2),
         "p95_min": round(percentile(delays, 0.95), 2),
         "max_min": round(max(delays), 2),
@@ -312,6 +313,13 @@ def summarise(day: Day, args: argparse.Namespace) -> dict[str, Any]:
         "interval_minutes": args.interval,
         "hours": args.hours,
     }
+
+
+def _by_id_share(by_endpoint: dict[str, int]) -> float:
+    """Share of LivePerson calls that read one conversation by id (open re-checks, partial records)."""
+    total = sum(by_endpoint.values())
+    by_id = sum(v for k, v in by_endpoint.items() if "/conversation/search" in k)
+    return by_id / total if total else 0.0
 
 
 def _iso(ms: int) -> str:
@@ -337,8 +345,9 @@ def markdown(s: dict[str, Any], host: dict[str, Any]) -> str:
          f"{s['ended_in_day']:,} ({s['chat_ended']:,} chats, {s['messaging_closed']:,} messaging) / "
          f"{s['never_delivered']} ({s['never_delivered_chats_longer_than_lookback']} chats longer than "
          "the chat lookback: the periodic run's)", "none lost otherwise"),
-        ("LivePerson calls per hour: mean / busiest hour",
-         f"{s['liveperson_calls_per_hour']:.0f} / {s['liveperson_calls_per_hour_max']}", "bounded"),
+        ("LivePerson calls per hour: mean / busiest hour (share by id: open re-checks, partial records)",
+         f"{s['liveperson_calls_per_hour']:.0f} / {s['liveperson_calls_per_hour_max']} "
+         f"({s['liveperson_by_id_share']:.0%})", "bounded"),
         ("Salesforce calls per hour: mean / busiest hour",
          f"{s['salesforce_calls_per_hour']:.0f} / {s['salesforce_calls_per_hour_max']}", ""),
         (f"runs (every {s['interval_minutes']} simulated min) / nothing settled / reconcile differed",
