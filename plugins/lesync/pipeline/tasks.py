@@ -245,8 +245,8 @@ def _incremental_units(
 ) -> list[dict[str, Any]]:
     """The incremental run's units: chats from ``chat_start``, messaging from ``messaging_start``
     (the first slice with the update search), up to the settled end; plus replays and open
-    conversations to re-check, as a window run takes them. None when nothing settled since the
-    mark: the run ends at once, without a LivePerson call. ``moment`` is the run's scheduled time."""
+    conversations to re-check, as a window run takes them. No units when nothing settled since
+    the mark: the run ends at once, without a LivePerson call. ``moment`` is the run's scheduled time."""
     from lesync.pipeline import operations
     from lesync.pipeline.incremental import incremental_plan
 
@@ -427,9 +427,10 @@ class ChatsEndedSince:
 
     An incremental run searches chats by start from hours back (the only search Engagement
     History has); the chats of that lookback that ended before the previous run's window end
-    minus the overlap were delivered by that run (the mark moved only once it had loaded them),
-    so loading them again every run would only churn Salesforce (updates, triggers, file checks).
-    A chat without a readable end is kept."""
+    minus the overlap were delivered by that run (the mark moved only once it had loaded them or
+    put what Salesforce rejected in the ledger, which replays it), so loading them again every
+    run would only churn Salesforce (updates, triggers, file checks). A chat without a readable
+    end is kept."""
 
     def __init__(self, client: Any, since: dt.datetime):
         from lesync.window import to_epoch_ms
