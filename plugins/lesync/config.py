@@ -8,6 +8,7 @@ feed the error hints and the README table.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from enum import StrEnum
@@ -348,6 +349,57 @@ class OperationsSettings(_Settings):
     )
 
 
+class IncrementalSettings(_Settings):
+    """The near-real-time DAG: every few minutes, from a high-water mark (``lesync__<name>__incremental``)."""
+
+    enabled: bool = Field(
+        False,
+        description="Run the incremental DAG: ended conversations reach Salesforce within minutes "
+        "(periodic and daily stay the safety net).",
+    )
+    interval_minutes: int = Field(10, ge=1, le=180, description="Minutes between incremental runs.")
+    overlap_minutes: float = Field(
+        5, ge=0, le=120, description="Each run starts this long before the mark (late-indexed records)."
+    )
+    settle_minutes: float = Field(
+        5, ge=0, le=120, description="A run's window ends this long before now (LivePerson still indexing)."
+    )
+    chat_lookback_minutes: float = Field(
+        120,
+        ge=0,
+        le=1440,
+        description="Chats are searched by their start: from this long before the window, so a "
+        "chat that began earlier and ended since is in the run.",
+    )
+    first_lookback_minutes: float = Field(
+        60, gt=0, le=1440, description="The first run (no mark yet) starts this long before now."
+    )
+    recheck_open_every_minutes: int = Field(
+        60,
+        ge=0,
+        le=1440,
+        description="Messaging conversations synced while open are re-checked by id (one call each) "
+        "about this often, a share of them per run, least recently checked first; the update search "
+        "finds most closes at the next run. 0: all of them every run.",
+    )
+    max_catch_up_hours: float = Field(
+        6,
+        gt=0,
+        le=72,
+        description="A mark far behind (the DAG was paused) is caught up at most this far per run.",
+    )
+
+    def planner_settings(self) -> dict[str, dt.timedelta]:
+        """The keyword arguments of ``lesync.pipeline.incremental.incremental_plan``."""
+        return {
+            "overlap": dt.timedelta(minutes=self.overlap_minutes),
+            "settle": dt.timedelta(minutes=self.settle_minutes),
+            "chat_lookback": dt.timedelta(minutes=self.chat_lookback_minutes),
+            "first_lookback": dt.timedelta(minutes=self.first_lookback_minutes),
+            "max_catch_up": dt.timedelta(hours=self.max_catch_up_hours),
+        }
+
+
 class Integration(_Settings):
     name: str = Field(description="Unique group name; lowercase letters, digits and _ (used in DAG ids).")
     enabled: bool = Field(True, description="Status toggle: a disabled integration builds no scheduled DAGs.")
@@ -368,6 +420,7 @@ class Integration(_Settings):
         description="What is redacted before Salesforce (card numbers, CVV, SSN, IBAN, emails, phones) "
         "and where: see docs/mappings.md. Absent: nothing is redacted.",
     )
+    incremental: IncrementalSettings = IncrementalSettings()
 
     @field_validator("name")
     @classmethod

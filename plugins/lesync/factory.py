@@ -1,4 +1,4 @@
-"""Builds the four sync DAGs of every enabled integration from ``include/integrations.yaml``.
+"""Builds the sync DAGs of every enabled integration from ``include/integrations.yaml``.
 
 Parse time stays cheap and safe: the integrations file and each mapping file are validated here
 (a mistake becomes an import error naming the file, the entry and the fix), but nothing calls
@@ -31,6 +31,9 @@ DEFAULT_ARGS = {
 }
 
 
+#: Kinds on a schedule: at most one active run each.
+SCHEDULED_KINDS = ("periodic", "daily", "incremental")
+
 #: Mapped extract tasks show as "chat 000", "messaging 001", "chat conversation" in the UI
 #: (the task puts ``extract_label`` into its context, Airflow's documented way for TaskFlow).
 EXTRACT_LABEL = "{{ extract_label }}"
@@ -60,17 +63,23 @@ def build_dags(
 
 
 def _wanted(integration: Integration, kind: str) -> bool:
-    return {"periodic": integration.schedule.periodic, "daily": integration.schedule.daily}.get(kind, True)
+    return {
+        "periodic": integration.schedule.periodic,
+        "daily": integration.schedule.daily,
+        "incremental": integration.incremental.enabled,
+    }.get(kind, True)
 
 
 def _schedule(integration: Integration, kind: str) -> Any:
-    from airflow.sdk import CronTriggerTimetable
+    from airflow.sdk import CronTriggerTimetable, DeltaTriggerTimetable
 
     if kind == "periodic":
         return CronTriggerTimetable(periodic_cron(integration.name), timezone="UTC")
     if kind == "daily":
         cron = daily_cron(integration.name, integration.schedule.daily_hour)
         return CronTriggerTimetable(cron, timezone=integration.schedule.timezone)
+    if kind == "incremental":
+        return DeltaTriggerTimetable(dt.timedelta(minutes=integration.incremental.interval_minutes))
     return None
 
 
@@ -169,7 +178,8 @@ def _build(integration: Integration, kind: str, doc_md: str | None) -> DAG:
         schedule=_schedule(integration, kind),
         start_date=START_DATE,
         catchup=False,
-        max_active_runs=1 if kind in ("periodic", "daily") else 4,
+        # Scheduled runs never pile up: a slow run delays the next one instead of overlapping it.
+        max_active_runs=1 if kind in SCHEDULED_KINDS else 4,
         default_args=DEFAULT_ARGS,
         params=_params(integration, kind),
         tags=["lesync", f"integration:{name}", kind],
@@ -216,7 +226,8 @@ def _wire(integration: Integration, kind: str) -> None:
     def reconcile(units: list[dict], params: dict | None = None, run_id: str | None = None, **_: Any) -> dict:
         heal = kind == "reconcile" and bool((params or {}).get("heal"))
         compare = kind == "reconcile"
-        return tasks.reconcile(_integration(name), kind, run_id, list(units), compare_ids=compare, heal=heal)
+        units = tasks.incremental_reconcile_units(list(units)) if kind == "incremental" else list(units)
+        return tasks.reconcile(_integration(name), kind, run_id, units, compare_ids=compare, heal=heal)
 
     @task(retries=0)
     @fail_fast
@@ -228,6 +239,10 @@ def _wire(integration: Integration, kind: str) -> None:
         run_id: str | None = None,
     ) -> dict:
         integration = _integration(name)
+        if kind == "incremental":  # the high-water mark moves here, once the run's work is done
+            return tasks.report_incremental(
+                integration, all_results(extracted), transformed, loaded, run_id, verdict
+            )
         return tasks.report(integration, kind, all_results(extracted), transformed, loaded, run_id, verdict)
 
     @task(retries=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import textwrap
 from pathlib import Path
@@ -15,7 +16,8 @@ from lesync.pipeline.plan import stable_minute
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
-KINDS = ("periodic", "daily", "manual", "conversation", "replay", "reconcile")
+TEN_MINUTES = dt.timedelta(minutes=10)
+KINDS = ("periodic", "daily", "manual", "conversation", "replay", "reconcile", "incremental")
 
 
 def _dagbag() -> DagBag:
@@ -31,8 +33,14 @@ def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
 
 
-def test_every_enabled_integration_has_four_dags(dagbag):
-    expected = {dag_id(i.name, kind) for i in load_integrations() if i.enabled for kind in KINDS}
+def test_every_enabled_integration_has_its_dags(dagbag):
+    expected = {
+        dag_id(i.name, kind)
+        for i in load_integrations()
+        if i.enabled
+        for kind in KINDS
+        if kind != "incremental" or i.incremental.enabled
+    }
     assert set(dagbag.dag_ids) == expected
 
 
@@ -68,6 +76,32 @@ def test_schedules(dagbag):
     assert (daily.expression, str(daily.timezone)) == (f"{minute} 2 * * *", "UTC")
     for kind in ("manual", "conversation"):
         assert not hasattr(dagbag.dags[dag_id("demo", kind)].timetable, "expression")
+
+
+def test_incremental_runs_every_interval_one_at_a_time(dagbag):
+    demo = next(i for i in load_integrations() if i.name == "demo")
+    assert demo.incremental.enabled, "the demo integration shows the near-real-time DAG"
+    dag = dagbag.dags[dag_id("demo", "incremental")]
+    assert dag.timetable.delta == dt.timedelta(minutes=demo.incremental.interval_minutes) == TEN_MINUTES
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    for kind in ("periodic", "daily"):
+        assert dagbag.dags[dag_id("demo", kind)].max_active_runs == 1
+
+
+def test_incremental_is_off_unless_switched_on(tmp_path, monkeypatch):
+    _isolated_include(
+        tmp_path,
+        monkeypatch,
+        """
+        integrations:
+          - name: quiet
+          - name: live
+            incremental: {enabled: true, interval_minutes: 5}
+    """,
+    )
+    dags = _dagbag().dags
+    assert dag_id("quiet", "incremental") not in dags and dag_id("quiet", "periodic") in dags
+    assert dags[dag_id("live", "incremental")].timetable.delta == dt.timedelta(minutes=5)
 
 
 def test_trigger_forms(dagbag):
@@ -131,6 +165,7 @@ def test_broken_mapping_is_an_import_error_naming_it(tmp_path, monkeypatch):
         integrations:
           - name: emea
             mapping: broken.yaml
+            incremental: {enabled: true}
     """,
     )
     (include / "mappings" / "broken.yaml").write_text(

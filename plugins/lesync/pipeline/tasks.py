@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import re
 import time
 from typing import Any
@@ -32,9 +33,9 @@ from lesync.window import ensure_aware
 
 log = logging.getLogger(__name__)
 
-KINDS = ("periodic", "daily", "manual", "conversation", "replay", "reconcile")
+KINDS = ("periodic", "daily", "manual", "conversation", "replay", "reconcile", "incremental")
 #: Kinds that sync a window (and reconcile it); the others sync records chosen by id.
-WINDOW_KINDS = ("periodic", "daily", "manual")
+WINDOW_KINDS = ("periodic", "daily", "manual", "incremental")
 #: What a run that loads nothing (a reconcile without heal) reports as its load.
 EMPTY_LOAD: dict[str, Any] = {}
 
@@ -109,6 +110,8 @@ def plan(
         return units
     if kind == "replay":
         return _replay_units(integration, params, run_id, now)
+    if kind == "incremental":
+        return _incremental_units(integration, params, interval_end or now, run_id, now)
     channels = _channels(integration, params)
     window = _window(kind, params, interval_end or now, now)
     units = [
@@ -258,6 +261,141 @@ def unit_label(unit: dict[str, Any]) -> str:
     return f"{unit['channel']} {unit['slice']}"
 
 
+# --- incremental --------------------------------------------------------------------------------
+
+#: The state store's high-water mark of the incremental DAG (one per integration).
+INCREMENTAL_STREAM = "incremental"
+
+
+def _incremental_units(
+    integration: Integration,
+    params: dict[str, Any],
+    moment: dt.datetime,
+    run_id: str | None,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """The incremental run's units: chats from ``chat_start``, messaging from ``messaging_start``
+    (the first slice with the update search), up to the settled end; plus replays and open
+    conversations to re-check, as a window run takes them. No units when nothing settled since
+    the mark: the run ends at once, without a LivePerson call. ``moment`` is the run's scheduled time."""
+    from lesync.pipeline import operations
+    from lesync.pipeline.incremental import incremental_plan
+
+    channels = _channels(integration, params)
+    store = operations.state_store(integration)
+    mark = store.get_watermark(integration.name, INCREMENTAL_STREAM)
+    planned = incremental_plan(mark, moment, **integration.incremental.planner_settings())
+    if planned is None:
+        log.info(
+            "plan: nothing settled since the mark %s; this incremental run has no work", mark.isoformat()
+        )
+        return []
+    units = []
+    for channel in channels:
+        start = planned.chat_start if channel == "chat" else planned.messaging_start
+        for index, piece in enumerate(slices(Window(start, planned.end), integration.limits.slice_hours)):
+            unit = {"channel": channel, "slice": f"{index:03d}", **piece.as_dict()}
+            unit["reconcile_from"] = planned.messaging_start.isoformat()
+            if channel == "chat" and mark is not None:
+                # The run that set the mark delivered every chat that had ended by then.
+                unit["ended_since"] = planned.messaging_start.isoformat()
+            units.append(unit)
+    if run_id:
+        operations.begin_run(integration, "incremental", run_id, planned.messaging_start, planned.end)
+        units += operations.replay_units_for(
+            integration, "incremental", run_id, _run_folder_of(integration), now
+        )
+        units += _incremental_rechecks(integration, planned.messaging_start)
+    log.info(
+        "plan: incremental run of %s from mark %s: chat from %s, messaging from %s, to %s: %d unit(s)",
+        integration.name,
+        mark.isoformat() if mark else "(none: first run)",
+        planned.chat_start.isoformat(),
+        planned.messaging_start.isoformat(),
+        planned.end.isoformat(),
+        len(units),
+    )
+    return units
+
+
+def _incremental_rechecks(integration: Integration, window_start: dt.datetime) -> list[dict[str, Any]]:
+    """A share of the open conversations to re-check by id, so each is checked about every
+    ``recheck_open_every_minutes`` (least recently checked first) and the by-id calls per hour stay
+    at about one per open conversation, not one per open conversation and run."""
+    from lesync.pipeline import operations
+
+    settings = integration.incremental
+    units = operations.recheck_units_for(integration, window_start)
+    if not units or not settings.recheck_open_every_minutes:
+        return units
+    ids = units[0]["recheck"]
+    share = min(1.0, settings.interval_minutes / settings.recheck_open_every_minutes)
+    taken = ids[: max(1, math.ceil(len(ids) * share))]
+    return [{**units[0], "recheck": taken}]
+
+
+def incremental_reconcile_units(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The units as the reconcile sees them: every channel from ``messaging_start``. The chats of
+    the lookback before it were searched only to catch late ends: reconciling them would compare
+    Salesforce's chats of hours with the few this run staged."""
+    clipped = []
+    for unit in units:
+        if "reconcile_from" not in unit:
+            clipped.append(unit)
+            continue
+        start = max(Window.from_dict(unit).start, dt.datetime.fromisoformat(unit["reconcile_from"]))
+        if start < Window.from_dict(unit).end:
+            clipped.append({**unit, "start": start.isoformat()})
+    return clipped
+
+
+def report_incremental(
+    integration: Integration,
+    extracted: list[dict[str, Any] | ExtractResult],
+    transformed: dict[str, Any] | TransformResult,
+    loaded: dict[str, Any] | LoadResult,
+    run_id: str,
+    verdict: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``report``, then the mark moves to the run's window end (never back).
+
+    The report runs only when extract, transform, load and reconcile succeeded: every record of
+    the window has its outcome in the ledger. Records Salesforce rejected fail the run as ever,
+    but the mark still moves: the ledger replays them, and one record rejected for good must not
+    hold every later conversation back."""
+    try:
+        summary = report(integration, "incremental", extracted, transformed, loaded, run_id, verdict)
+    except RecordsRejectedError:
+        advance_incremental_mark(integration, run_id)
+        raise
+    advance_incremental_mark(integration, run_id)
+    interval = integration.incremental.interval_minutes
+    log.info(
+        "incremental: %d LivePerson and %d Salesforce call(s) this run; at one run every %d minutes "
+        "about %d LivePerson calls per hour",
+        summary["liveperson_calls"],
+        summary["salesforce_calls"],
+        interval,
+        round(summary["liveperson_calls"] * 60 / interval),
+    )
+    return summary
+
+
+def advance_incremental_mark(integration: Integration, run_id: str) -> dt.datetime | None:
+    """Move the integration's mark to the end of this run's window (the store never moves it back)."""
+    from lesync.pipeline import operations
+
+    store = operations.state_store(integration)
+    run = store.get_run(operations.run_key_of(integration, "incremental", run_id)) or {}
+    end = run.get("window_end")
+    if end is None:
+        log.warning("incremental: run %s has no window in the state store; the mark stays", run_id)
+        return store.get_watermark(integration.name, INCREMENTAL_STREAM)
+    mark = store.set_watermark(integration.name, INCREMENTAL_STREAM, end)
+    log.info("incremental: the mark of %s is now %s", integration.name, mark.isoformat())
+    return mark
+
+
 # --- staging ------------------------------------------------------------------------------------
 
 
@@ -308,6 +446,8 @@ def extract(
             raise SyncRefusedError(str(exc)) from None
         return ExtractResult.from_xcom(found).as_xcom()
     window = Window.from_dict(unit)
+    if unit.get("ended_since") and unit["channel"] == "chat":
+        client = ChatsEndedSince(client, dt.datetime.fromisoformat(unit["ended_since"]))
     extracted = extract_window(
         client,
         unit["channel"],
@@ -333,6 +473,41 @@ def _extract_choices(integration: Integration) -> tuple[list[str], Any]:
     policy = integration.redaction
     prepare = (lambda record: redact_record(record, policy)) if policy and policy.raw_archive else None
     return content_to_retrieve(compiled_mapping(integration)), prepare
+
+
+class ChatsEndedSince:
+    """The LivePerson client, but ``chats`` leaves out chats that ended before ``since``.
+
+    An incremental run searches chats by start from hours back (the only search Engagement
+    History has); the chats of that lookback that ended before the previous run's window end
+    minus the overlap were delivered by that run (the mark moved only once it had loaded them or
+    put what Salesforce rejected in the ledger, which replays it), so loading them again every
+    run would only churn Salesforce (updates, triggers, file checks). A chat without a readable
+    end is kept."""
+
+    def __init__(self, client: Any, since: dt.datetime):
+        from lesync.window import to_epoch_ms
+
+        self._client, self._since_ms, self.skipped = client, to_epoch_ms(since), 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def chats(self, start: dt.datetime, end: dt.datetime, skills: list[int] | None = None) -> Any:
+        from lesync.pipeline.transform import record_version
+
+        for record in self._client.chats(start, end, skills):
+            ended = record_version(record, "chat")[1]
+            if ended and ended < self._since_ms:
+                self.skipped += 1
+                continue
+            yield record
+        if self.skipped:
+            log.info(
+                "extract: %d chat(s) that ended before %s were delivered by the run before",
+                self.skipped,
+                dt.datetime.fromtimestamp(self._since_ms / 1000, dt.UTC).isoformat(),
+            )
 
 
 def liveperson_client(integration: Integration):
