@@ -29,7 +29,9 @@ from lesync.salesforce.upsert import COLLECTION_RECORD_OVERHEAD, json_size
 from lesync.text import utf16_length
 
 Record = dict[str, Any]
-BULK_JOB_CALLS = 11  # create, upload, close, ~5 polls (0.5, 1.25, 2.4, 4.1, 6.6 s), 3 result files
+#: A ~10,000-row job: create, upload, close, ~8 polls (0.5, 1.25, 2.4, 4.1, 6.6, 10.4, 15.4,
+#: 20.4 s: a queue plus 10,000 rows at ~1,000 rows/s), 3 result files. Parallel jobs cost the same.
+BULK_JOB_CALLS = 14
 #: IN-list bytes of one Salesforce record id (18 characters, quoted, percent-encoded, comma).
 RECORD_ID_COST = value_cost("a0L000000000000AAA")
 
@@ -168,7 +170,11 @@ def estimate_calls(plan: LoadPlan, options: LoadOptions) -> int:
     batches = math.ceil(max(rows, 0) / options.batch_rows)
     calls = 1  # describe
     if plan.use_bulk:
-        jobs = max(1, math.ceil(plan.bulk_bytes / settings.bulk_upload_bytes))
+        jobs = max(
+            1,
+            math.ceil(plan.bulk_bytes / settings.bulk_upload_bytes),
+            math.ceil(plan.bulk_rows / settings.bulk_job_rows),
+        )
         calls += jobs * BULK_JOB_CALLS
         calls += collections_calls(plan.collection_rows, plan.collection_bytes, settings)
     else:

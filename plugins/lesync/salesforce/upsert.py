@@ -106,20 +106,31 @@ class CollectionsBatcher:
         return len(self.pending)
 
     def add(self, record: Record) -> list[tuple[Record, RecordOutcome]]:
+        return [outcome for batch in self.ready(record) for outcome in self.send(batch)]
+
+    def flush(self) -> list[tuple[Record, RecordOutcome]]:
+        batch = self.drain()
+        return self.send(batch) if batch else []
+
+    def ready(self, record: Record) -> list[list[Record]]:
+        """Take ``record``; the batches now full, to ``send`` (here or on another thread)."""
         size = json_size(record) + COLLECTION_RECORD_OVERHEAD
-        outcomes = []
+        full = []
         if self.pending and self.size + size > self.max_bytes:
-            outcomes = self.flush()
+            full.append(self.drain())
         self.pending.append(record)
         self.size += size
         if len(self.pending) >= self.batch_size:
-            outcomes += self.flush()
-        return outcomes
+            full.append(self.drain())
+        return full
 
-    def flush(self) -> list[tuple[Record, RecordOutcome]]:
-        if not self.pending:
-            return []
+    def drain(self) -> list[Record]:
+        """The pending records as one batch (empty when none), the batcher empty again."""
         batch, self.pending, self.size = self.pending, [], 0
+        return batch
+
+    def send(self, batch: list[Record]) -> list[tuple[Record, RecordOutcome]]:
+        """One Collections call (thread-safe: it touches no pending state)."""
         self.calls += 1
         return list(_collections_call(self.client, self.settings, batch))
 
@@ -235,6 +246,14 @@ class BulkUpload:
         self.file.close()
 
 
+def bulk_job_outcomes(
+    client: SalesforceClient, settings: UpsertSettings, upload: BulkUpload, coerce: Coerce
+) -> list[tuple[Record, RecordOutcome]]:
+    """``run_bulk_job`` to the end, as a list: the unit of work of a job run on its own thread
+    (a successful row's record is only its external id, so a 10,000-row job's list is small)."""
+    return list(run_bulk_job(client, settings, upload, coerce))
+
+
 def run_bulk_job(
     client: SalesforceClient, settings: UpsertSettings, upload: BulkUpload, coerce: Coerce
 ) -> Outcomes:
@@ -323,9 +342,9 @@ def poll_waits(settings: UpsertSettings) -> Iterator[float]:
     """Waits before each job poll: ``bulk_poll_seconds``, then ``bulk_poll_growth`` times the
     last (at least ``MIN_POLL_SECONDS``), capped at ``bulk_poll_max_seconds``.
 
-    The defaults give 0.5, 0.75, 1.1, 1.7, 2.5, 3.8 ... s (polls at 0.5, 1.25, 2.4, 4.1, 6.6 ...
-    s): a job is seen at most about a third of its run time after it ends, for about one poll
-    more than doubling from 1 s (polls at 1, 3, 7 s: a job done at 3.1 s was seen at 7 s).
+    The defaults give 0.5, 0.75, 1.1, 1.7, 2.5, 3.8, then 5 s each (polls at 0.5, 1.25, 2.4, 4.1,
+    6.6, 10.4, 15.4, 20.4 ... s): a short job is seen soon after it ends, a long one within 5 s
+    (growth alone would see a job done at 25 s only at 37 s), for one call per 5 s per job.
     """
     delay = settings.bulk_poll_seconds
     while True:
