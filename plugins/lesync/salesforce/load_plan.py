@@ -9,6 +9,7 @@ in Bulk CSV and ``null`` in Collections); no transcript field in attachment-only
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,8 +67,9 @@ class LoadOptions(BaseModel):
 
 
 def external_key(row: StagedRow, options: LoadOptions) -> str:
-    """The upsert key: the row's external id field, else the transform's conversation id."""
-    return str(row.fields.get(options.upsert.external_id_field) or row.conversation_id)
+    """The upsert key: the row's external id field, else the transform's conversation id
+    (interned: the load's per-record maps then share one string per record)."""
+    return sys.intern(str(row.fields.get(options.upsert.external_id_field) or row.conversation_id))
 
 
 def record_of(row: StagedRow, options: LoadOptions) -> Record:

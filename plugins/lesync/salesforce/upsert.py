@@ -20,10 +20,11 @@ import io
 import json
 import logging
 import re
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 from simple_salesforce.exceptions import SalesforceError
@@ -49,15 +50,19 @@ JOB_FAILED = "BULK_JOB_FAILED"
 NUMERIC_TYPES = frozenset({"double", "int", "currency", "percent", "long"})
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordOutcome:
-    """What Salesforce did with one record."""
+    """What Salesforce did with one record (a load keeps one per record: slots, no error list
+    for a success, and an interned external id shared with the load's other per-record maps)."""
 
     external_id: str
     success: bool
     created: bool = False
     record_id: str | None = None
-    errors: list[RecordError] = field(default_factory=list)
+    errors: Sequence[RecordError] = ()
+
+    def __post_init__(self) -> None:
+        self.external_id = sys.intern(self.external_id)
 
     def retryable(self, codes: Iterable[str]) -> bool:
         return not self.success and bool(self.errors) and all(e.code in codes for e in self.errors)
