@@ -10,6 +10,7 @@ streamed downloads read after ``request`` returned.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from typing import Any
@@ -29,6 +30,7 @@ class HttpTrace:
         self.slept = 0.0
         self.sleeps = 0
         self._original = None
+        self._lock = threading.Lock()  # our load calls from several threads
 
     def __enter__(self) -> HttpTrace:
         self._original = original = requests.Session.request
@@ -48,13 +50,16 @@ class HttpTrace:
         requests.Session.request = self._original  # type: ignore[method-assign]
 
     def add(self, route_class: str, started: float) -> None:
-        self.calls[route_class] += 1
-        self.seconds[route_class] += time.perf_counter() - started
+        """Seconds are summed over threads: with calls in parallel they may exceed the wall time."""
+        with self._lock:
+            self.calls[route_class] += 1
+            self.seconds[route_class] += time.perf_counter() - started
 
     def sleep(self, seconds: float) -> None:
         """``time.sleep`` that is counted (give it to the client as its sleep)."""
-        self.sleeps += 1
-        self.slept += seconds
+        with self._lock:
+            self.sleeps += 1
+            self.slept += seconds
         time.sleep(seconds)
 
     def as_dict(self) -> dict[str, Any]:

@@ -298,6 +298,24 @@ class LimitSettings(_Settings):
         description="At most this many extract tasks of the integration call LivePerson at once, "
         "across all its runs: the slots of its Airflow pool (`python -m lesync pools`).",
     )
+    liveperson_requests_per_second: float = Field(
+        5,
+        gt=0,
+        le=100,
+        description="LivePerson requests per second for the account, shared by all the "
+        "integration's tasks and workers (a token bucket in the state store), so parallel extracts "
+        "do not meet 429s.",
+    )
+    liveperson_burst: int = Field(
+        10, ge=1, le=1000, description="Requests the LivePerson rate budget lets through at once (a burst)."
+    )
+    bulk_jobs_in_flight: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Bulk API 2.0 jobs (~10,000 rows, ~14 API calls each) one load keeps in flight "
+        "at once; 1 runs them one after another.",
+    )
     salesforce_concurrency: int = Field(
         2,
         ge=1,

@@ -17,7 +17,7 @@ import requests
 from lesync.liveperson import discovery, enghist, messaging
 from lesync.liveperson.auth import BearerToken, oauth1, token_request_form
 from lesync.liveperson.errors import LivePersonAuthError, LivePersonError, LivePersonPermissionError
-from lesync.liveperson.http import Call, Transport
+from lesync.liveperson.http import Call, Limiter, Transport
 from lesync.liveperson.settings import PAGE_LIMIT, SERVICE_SENTINEL, SORT, LivePersonSettings
 from lesync.liveperson.streams import Stream, is_partial, mark_partial
 
@@ -31,9 +31,15 @@ OUTCOMES = ("partial_refetched", "partial_failed", "rechecked")
 class LivePersonClient:
     """Talks to one LivePerson account; usable with or without Airflow."""
 
-    def __init__(self, settings: LivePersonSettings, session: requests.Session | None = None):
+    def __init__(
+        self,
+        settings: LivePersonSettings,
+        session: requests.Session | None = None,
+        limiter: Limiter | None = None,
+    ):
+        """``limiter``: called before every request, blocks until it may go (``http.rate_limiter``)."""
         self.settings = settings
-        self.transport = Transport(settings, session)
+        self.transport = Transport(settings, session, limiter=limiter)
         self._outcomes: Counter[str] = Counter({name: 0 for name in OUTCOMES})
         if settings.auth == "oauth2":
             self._bearer: BearerToken | None = BearerToken(self._fetch_token, settings)
@@ -45,6 +51,10 @@ class LivePersonClient:
 
     def __repr__(self) -> str:
         return f"LivePersonClient(account_id={self.settings.account_id!r}, auth={self.settings.auth!r})"
+
+    def use_limiter(self, limiter: Limiter | None) -> None:
+        """Share a rate budget from now on (e.g. the account's, across tasks and workers)."""
+        self.transport.limiter = limiter
 
     def close(self) -> None:
         """Close pooled connections (a long-lived worker should not keep sockets open)."""

@@ -1,5 +1,9 @@
 """The one place for LivePerson HTTP: session, timeouts, retry policy, error translation, counting.
 
+A ``limiter`` (optional) is called before every request, retries included, and blocks until
+the request may go: the account's shared rate budget (``rate_limiter``), so parallel extracts of
+one account, in any task or worker, stay under LivePerson's throttling instead of meeting 429s.
+
 Retry policy, as LivePerson asks: 429 waits ``Retry-After`` (at least 1 s); 5xx, timeouts and
 dropped connections wait 5, 10, 15 s, then back off exponentially up to a cap; every other 4xx
 fails at once with one line saying what to fix. Every attempt is counted, so the extract stage
@@ -38,6 +42,21 @@ PERMISSION_NAMES = {
     "token": "OAuth 2.0 (sentinel)",
     "discovery": "Domain API",
 }
+
+
+Limiter = Callable[[], None]
+
+
+def rate_limiter(take: Callable[[], float], sleep: Callable[[float], None] = time.sleep) -> Limiter:
+    """A limiter from a token bucket: ``take`` reserves one request and returns the seconds to
+    wait before sending it (e.g. the state store's ``take_rate_tokens`` on the account's key)."""
+
+    def wait_for_token() -> None:
+        delay = take()
+        if delay > 0:
+            sleep(delay)
+
+    return wait_for_token
 
 
 @dataclass
@@ -97,11 +116,13 @@ class Transport:
         settings: LivePersonSettings,
         session: requests.Session | None = None,
         on_unauthorized: Callable[[], bool] | None = None,
+        limiter: Limiter | None = None,
     ):
         self.settings = settings
         self.session = session or build_session(settings)
         self.stats = CallStats()
         self.on_unauthorized = on_unauthorized  # returns True when a fresh token is worth a retry
+        self.limiter = limiter  # blocks until the account's rate budget grants one request
 
     def send(self, call: Call) -> Any:
         """The JSON body of a successful answer (``None`` for 204)."""
@@ -134,6 +155,8 @@ class Transport:
             self.settings.sleep(delay)
 
     def _attempt(self, call: Call) -> requests.Response | Exception:
+        if self.limiter is not None:
+            self.limiter()
         self.stats.calls += 1
         self.stats.by_endpoint[call.endpoint] += 1
         try:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lesync.contracts import LoadResult, RecordError
@@ -48,11 +49,11 @@ def load_with_outcomes(
     out_dir: str | os.PathLike,
     options: LoadOptions | None = None,
     start_field: str | None = None,
-) -> tuple[LoadResult, LoadOutcome, dict[str, dict[str, Any]]]:
+) -> tuple[LoadResult, LoadOutcome, dict[str, Facts]]:
     """The load, plus what the ledger and the reconcile need: every record's outcome, and per
     LivePerson id its channel, status (open / closed) and start (the row's ``start_field``)."""
     paths = _as_list(rows_paths)
-    seen: dict[str, dict[str, Any]] = {}
+    seen: dict[str, Facts] = {}
     outcome = TranscriptLoader(client, options).load(lambda: _staged_rows(paths, seen, start_field))
     failed_path = _write_failures(out_dir, outcome.failures)
     result = _result(outcome, failed_path)
@@ -92,17 +93,39 @@ def transform_errors(errors: list[dict[str, Any]] | None) -> tuple[RecordError, 
     return tuple(found)
 
 
-def _staged_rows(
-    paths: list[Any], seen: dict[str, dict[str, Any]], start_field: str | None
-) -> Iterator[StagedRow]:
+class Facts(Mapping):
+    """What the run saw of one conversation (channel, status, start), read as a mapping.
+
+    One per conversation of the load, so it is small: slots, and interned channel and status
+    (a plain dict per conversation costs about four times as much)."""
+
+    __slots__ = ("channel", "status", "start")
+    _KEYS = ("channel", "status", "start")
+
+    def __init__(self, channel: str, status: str, start: Any):
+        self.channel, self.status, self.start = sys.intern(channel), sys.intern(status), start
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
+
+
+def _staged_rows(paths: list[Any], seen: dict[str, Facts], start_field: str | None) -> Iterator[StagedRow]:
     for path in paths:
         for row in read_jsonl_gz(path):
             staged = staged_row(row)
-            seen[staged.conversation_id] = {
-                "channel": str(row.get("channel") or ""),
-                "status": str(row.get("status") or ""),
-                "start": staged.fields.get(start_field) if start_field else None,
-            }
+            seen[sys.intern(staged.conversation_id)] = Facts(
+                str(row.get("channel") or ""),
+                str(row.get("status") or ""),
+                staged.fields.get(start_field) if start_field else None,
+            )
             yield staged
 
 

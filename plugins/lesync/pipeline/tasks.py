@@ -514,7 +514,25 @@ def liveperson_client(integration: Integration):
     """The integration's LivePerson client (from its Airflow connection)."""
     from lesync.liveperson.hook import LivePersonHook
 
-    return LivePersonHook(integration.liveperson_conn_id).get_conn()
+    client = LivePersonHook(integration.liveperson_conn_id).get_conn()
+    client.use_limiter(liveperson_limiter(integration, client.settings.account_id))
+    return client
+
+
+def liveperson_limiter(integration: Integration, account_id: str):
+    """The account's shared request budget: a token bucket in the state store (keyed by account,
+    so every integration, task and worker on it shares it; Airflow pools bound tasks, not rates)."""
+    from lesync.liveperson.http import rate_limiter
+    from lesync.pipeline import operations
+
+    store, limits = operations.state_store(integration), integration.limits
+    key = f"liveperson:{account_id}"
+
+    def take() -> float:
+        rate, burst = limits.liveperson_requests_per_second, limits.liveperson_burst
+        return store.take_rate_tokens(key, 1, rate, burst)
+
+    return rate_limiter(take)
 
 
 # --- transform ----------------------------------------------------------------------------------
@@ -576,6 +594,7 @@ def load_options(integration: Integration):
                 "external_id_field": mapping.external_id_field,
                 "transcript_field": (transcript and transcript.field) or "Transcript__c",
                 "bulk_threshold": integration.limits.bulk_threshold,
+                "bulk_parallel_jobs": integration.limits.bulk_jobs_in_flight,
             },
             "files": {"max_file_bytes": int(integration.transcript.max_file_mb * 1024 * 1024)},
             "linking": integration.linking,

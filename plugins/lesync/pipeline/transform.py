@@ -1,9 +1,10 @@
 """The transform stage: staged raw LivePerson records -> one staged file of Salesforce rows.
 
 Streams, never holds a window in memory: a first pass keeps only ``conversation id -> (version,
-position)`` to find the newest copy of each conversation (windows overlap, pages shift while
-paging, a messaging conversation is fetched open and again closed); a second pass transforms
-exactly those copies, in file order, and writes the rows with ``JsonlGzWriter``.
+position)`` (one string and one flat tuple per conversation) to find the newest copy of each
+conversation (windows overlap, pages shift while paging, a messaging conversation is fetched open
+and again closed); a second pass transforms exactly those copies, in file order, and writes the
+rows with ``JsonlGzWriter``.
 
 Each record is decoded whole once at most: the first pass decodes a line only as far as the
 dedupe needs (its leading members up to ``info`` and the transcript lines or messages, which
@@ -62,7 +63,7 @@ def transform_files(
     by_channel = dict.fromkeys(CHANNELS, 0)
     with JsonlGzWriter(out_path) as writer:
         for position, line in _lines(paths):
-            if position not in winners:
+            if _packed(position) not in winners:
                 continue  # an older copy or an unrecognised record: not decoded again
             record, channel = _with_channel(_decode(line), channels[position[0]])
             assert channel is not None  # as in the first pass, which made it a winner
@@ -84,9 +85,18 @@ def transform_files(
     return result
 
 
-def _newest_copies(paths: list[Any], channels: list[str | None]) -> tuple[set[Position], dict[str, int]]:
-    """First pass: the positions of the newest copy of each conversation."""
-    best: dict[Any, tuple[Version, Position]] = {}
+def _packed(position: Position) -> int:
+    """A position as one int (file index above 32 bits of line index): a set of these costs a
+    third of a set of tuples, and the map below holds one per conversation."""
+    return position[0] << 32 | position[1]
+
+
+def _newest_copies(paths: list[Any], channels: list[str | None]) -> tuple[set[int], dict[str, int]]:
+    """First pass: the (packed) positions of the newest copy of each conversation.
+
+    Per conversation only ``key -> (closed, end, latest, items, packed position)``: one string
+    key and one flat tuple (the memory of a run grows with its conversations by this much)."""
+    best: dict[Any, tuple[int, int, int, int, int]] = {}
     stats = {"read": 0, "unrecognised": 0}
     for position, record, channel in _heads(paths, channels):
         stats["read"] += 1
@@ -101,15 +111,15 @@ def _newest_copies(paths: list[Any], channels: list[str | None]) -> tuple[set[Po
         key = _key(record, channel, position)
         version = record_version(record, channel)
         current = best.get(key)
-        if current is None or version >= current[0]:  # ties: the later copy wins
-            best[key] = (version, position)
-    return {position for _, position in best.values()}, stats
+        if current is None or version >= current[:4]:  # ties: the later copy wins
+            best[key] = (*version, _packed(position))
+    return {entry[4] for entry in best.values()}, stats
 
 
 def _key(record: dict, channel: str, position: Position) -> Any:
-    """Dedupe key: (channel, id); a record without id is never merged with another."""
+    """Dedupe key: ``channel:id`` (one string); a record without id is never merged with another."""
     conv_id = conversation_id(record, channel)
-    return (channel, conv_id) if conv_id else ("no-id", position)
+    return f"{channel}:{conv_id}" if conv_id else _packed(position)
 
 
 def record_version(record: dict, channel: str) -> Version:

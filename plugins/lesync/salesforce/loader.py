@@ -6,9 +6,10 @@ pass, so memory stays flat whatever the window) and gets a ``LoadOutcome`` back:
 1. plan (``load_plan``): count rows, find each conversation's last row, collect the CSV header,
    check the schema (describe), estimate the API calls and refuse before any write if the budget
    is short;
-2. upsert: per batch, link visitors to Contacts/Leads, then upsert by external id (one Bulk API
-   2.0 job for a large load, sObject Collections for a small one and for values over the Bulk
-   cap, gathered across batches into full calls of up to 200 records). Rows a Bulk job left
+2. upsert: per batch, link visitors to Contacts/Leads, then upsert by external id (Bulk API 2.0
+   jobs of ~10,000 rows for a large load, a few in flight at once, sObject Collections for a
+   small one and for values over the Bulk cap, gathered across batches into full calls of up
+   to 200 records and sent on their own thread meanwhile). Rows a Bulk job left
    undone because it ended ``Failed`` go to one new Bulk job or full Collections calls, as the
    job's ``errorMessage`` allows; rows rejected with a transient error are retried once in
    smaller Collections batches;
@@ -25,6 +26,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -50,9 +53,9 @@ from lesync.salesforce.upsert import (
     BulkUpload,
     CollectionsBatcher,
     RecordOutcome,
+    bulk_job_outcomes,
     csv_coercer,
     retry_rejected,
-    run_bulk_job,
 )
 
 log = logging.getLogger(__name__)
@@ -210,7 +213,14 @@ class TranscriptLoader:
 
 
 class _UpsertPass:
-    """The upsert of one load: linking per batch, Bulk or Collections, fallbacks and one retry."""
+    """The upsert of one load: linking per batch, Bulk or Collections, fallbacks and one retry.
+
+    Bulk jobs of ``bulk_job_rows`` rows run on their own threads, up to ``bulk_parallel_jobs``
+    at once, while this thread reads, links and writes the next job's CSV; Collections calls (a
+    large load's rows over the Bulk cap) run on one more thread meanwhile. Only this thread
+    touches the outcomes: workers return theirs, which are taken in as they finish
+    (``_harvest``), so each record still gets exactly one outcome, keyed by external id.
+    """
 
     def __init__(self, loader: TranscriptLoader, plan: LoadPlan, result: LoadOutcome):
         self.loader = loader
@@ -229,26 +239,47 @@ class _UpsertPass:
         self.retry: list[Record] = []
         types = loader.describe.fields(self.settings.object_name)
         self.coerce = csv_coercer({name: f["type"] for name, f in types.items()})
+        self.in_flight: dict[Future, tuple[BulkUpload | None, bool]] = {}
+        self.jobs: ThreadPoolExecutor | None = None
+        self.calls: ThreadPoolExecutor | None = None
 
     def run(self, rows: Iterable[StagedRow]) -> None:
-        upload = self._new_upload()
-        for batch in batches(rows, self.options.batch_rows):
-            for record in self._prepare(batch):
-                if upload is None or needs_collections(record, self.settings):
-                    self._collect(self.direct.add(record))
-                elif upload.fits(record, self.settings.bulk_upload_bytes):
-                    upload.add(record)
-                else:
-                    self._run_job(upload)
-                    upload = self._new_upload()
-                    upload.add(record)
-        if upload is not None:
-            self._run_job(upload)
-        self._collect(self.direct.flush())
+        self.jobs = ThreadPoolExecutor(self.settings.bulk_parallel_jobs, thread_name_prefix="lesync-bulk")
+        self.calls = ThreadPoolExecutor(1, thread_name_prefix="lesync-collections")
+        try:
+            self._send_all(rows)
+        finally:  # after a failure: let started work end before its files are closed
+            self.jobs.shutdown(wait=True, cancel_futures=True)
+            self.calls.shutdown(wait=True, cancel_futures=True)
+            for upload, _ in self.in_flight.values():
+                if upload is not None:
+                    upload.close()
         self._collect(retry_rejected(self.client, self.settings, self.retry), retry=False)
         for key, outcome in self.result.outcomes.items():
             if not outcome.success:
                 self.result.failures.append(Failure(key, "upsert", outcome.errors, outcome.record_id))
+
+    def _send_all(self, rows: Iterable[StagedRow]) -> None:
+        upload = self._new_upload()
+        for batch in batches(rows, self.options.batch_rows):
+            for record in self._prepare(batch):
+                if upload is None or needs_collections(record, self.settings):
+                    self._send_direct(self.direct.ready(record))
+                elif len(upload) < self.settings.bulk_job_rows and upload.fits(
+                    record, self.settings.bulk_upload_bytes
+                ):
+                    upload.add(record)
+                else:
+                    self._start_job(upload)
+                    upload = self._new_upload()
+                    upload.add(record)
+            self._harvest(wait=False)
+        if upload is not None:
+            self._start_job(upload)
+        # Until nothing is left: a failed job's rows may go to a new job or to Collections.
+        while self.in_flight or len(self.direct):
+            self._send_direct([self.direct.drain()])
+            self._harvest(wait=True)
 
     def _new_upload(self) -> BulkUpload | None:
         return BulkUpload(self.header, self.settings.external_id_field) if self.use_bulk else None
@@ -272,21 +303,55 @@ class _UpsertPass:
                     self.result.linked.add(key)
         return records
 
-    def _run_job(self, upload: BulkUpload, second_try: bool = False) -> None:
-        """One Bulk job; rows a failed job left undone go to a new job or Collections (``_fall_back``)."""
-        try:
-            if not len(upload):
-                return
-            undone: list[tuple[Record, RecordOutcome]] = []
-            for record, outcome in run_bulk_job(self.client, self.settings, upload, self.coerce):
-                if outcome.errors and outcome.errors[0].code == JOB_FAILED:
-                    undone.append((record, outcome))
-                else:
-                    self._collect([(record, outcome)])
-            if undone:
-                self._fall_back(upload, undone, second_try)
-        finally:
+    def _start_job(self, upload: BulkUpload, second_try: bool = False) -> None:
+        """One Bulk job on a worker thread, once fewer than ``bulk_parallel_jobs`` are in flight."""
+        if not len(upload):
             upload.close()
+            return
+        while self._jobs_in_flight() >= self.settings.bulk_parallel_jobs:
+            self._harvest(wait=True)
+        future = self.jobs.submit(bulk_job_outcomes, self.client, self.settings, upload, self.coerce)
+        self.in_flight[future] = (upload, second_try)
+
+    def _send_direct(self, full: list[list[Record]]) -> None:
+        """Full Collections batches go to the Collections thread (calls in order, one at a time)."""
+        for batch in full:
+            if batch:
+                self.in_flight[self.calls.submit(self.direct.send, batch)] = (None, False)
+
+    def _jobs_in_flight(self) -> int:
+        return sum(1 for upload, _ in self.in_flight.values() if upload is not None)
+
+    def _harvest(self, wait: bool) -> None:
+        """Take in the outcomes of finished work (first waiting for some, if ``wait``)."""
+        if not self.in_flight:
+            return
+        if wait:
+            done, _ = futures_wait(list(self.in_flight), return_when=FIRST_COMPLETED)
+        else:
+            done = [future for future in self.in_flight if future.done()]
+        for future in done:
+            upload, second_try = self.in_flight.pop(future)
+            if upload is None:
+                self._collect(future.result())
+                continue
+            try:
+                self._job_done(upload, future.result(), second_try)
+            finally:
+                upload.close()
+
+    def _job_done(
+        self, upload: BulkUpload, outcomes: list[tuple[Record, RecordOutcome]], second_try: bool
+    ) -> None:
+        """A job's outcomes; rows a failed job left undone go to a new job or Collections."""
+        undone: list[tuple[Record, RecordOutcome]] = []
+        for record, outcome in outcomes:
+            if outcome.errors and outcome.errors[0].code == JOB_FAILED:
+                undone.append((record, outcome))
+            else:
+                self._collect([(record, outcome)])
+        if undone:
+            self._fall_back(upload, undone, second_try)
 
     def _fall_back(
         self, upload: BulkUpload, undone: list[tuple[Record, RecordOutcome]], second_try: bool
@@ -300,11 +365,11 @@ class _UpsertPass:
             keys = {outcome.external_id for _, outcome in undone}
             for row in upload.records(keys):
                 again.add(row)
-            self._run_job(again, second_try=True)
+            self._start_job(again, second_try=True)
             return
         log.warning("Salesforce: %d row(s) of a failed Bulk job go through sObject Collections", len(undone))
         for record, _ in undone:
-            self._collect(self.direct.add(record))
+            self._send_direct(self.direct.ready(record))
 
     def _collect(self, outcomes: Iterable[tuple[Record, RecordOutcome]], retry: bool = True) -> None:
         """Keep each record's outcome; queue transient failures for one retry."""

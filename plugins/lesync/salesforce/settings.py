@@ -30,6 +30,10 @@ COLLECTION_LIMIT = 200
 BULK_FIELD_CAP = 32_000
 #: Bulk API 2.0: Salesforce advises at most 100 MB per upload (150 MB is the hard cap).
 BULK_UPLOAD_BYTES = 100 * 1024 * 1024
+#: Bulk API 2.0 cuts a job into internal batches of 10,000 records; our jobs are that size.
+BULK_JOB_ROWS = 10_000
+#: Bulk jobs one load keeps in flight, at most (more mostly add lock contention on shared parents).
+MAX_PARALLEL_BULK_JOBS = 10
 #: SOQL statements may be at most 100,000 characters; keep a margin for the rest of the query.
 SOQL_IN_CHARS = 90_000
 #: A query travels in the URL (``GET /query?q=<SOQL>``): Salesforce refuses a request line plus
@@ -165,6 +169,19 @@ class UpsertSettings(BaseModel):
         "when they are long); a single larger record still goes alone.",
     )
     bulk_upload_bytes: int = Field(BULK_UPLOAD_BYTES, gt=0, description="CSV bytes per Bulk job.")
+    bulk_job_rows: int = Field(
+        BULK_JOB_ROWS,
+        ge=1,
+        description="Rows per Bulk job: a large load is cut into jobs this big (Salesforce's own "
+        "internal chunk), so uploads, processing and result downloads of several jobs overlap.",
+    )
+    bulk_parallel_jobs: int = Field(
+        3,
+        ge=1,
+        le=MAX_PARALLEL_BULK_JOBS,
+        description="Bulk jobs of one load in flight at once (each ~14 API calls, whatever the "
+        "parallelism); 1 runs them one after another.",
+    )
     bulk_poll_seconds: float = Field(
         0.5,
         ge=0,
@@ -177,7 +194,12 @@ class UpsertSettings(BaseModel):
         description="Factor between successive job poll waits: a job is seen soon after it ends "
         "(within ~a third of its run time) at the cost of about one more poll than doubling.",
     )
-    bulk_poll_max_seconds: float = Field(20.0, ge=0, description="Longest wait between job polls.")
+    bulk_poll_max_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="Longest wait between job polls: a finished job is seen within this "
+        "(each poll is one API call; ~4 polls a minute at most per job in flight).",
+    )
     bulk_timeout_seconds: float = Field(3600.0, gt=0, description="Give up polling a job after this.")
     retry_batch_size: int = Field(
         50, ge=1, le=COLLECTION_LIMIT, description="Collections batch size when retrying rejected rows."

@@ -20,10 +20,11 @@ import io
 import json
 import logging
 import re
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 from simple_salesforce.exceptions import SalesforceError
@@ -36,7 +37,9 @@ log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
 Coerce = Callable[[dict[str, str]], Record]
-SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
+#: Bytes of an upload or result file kept in memory before it spools to disk: small, because
+#: several jobs upload and download at once (8 MB each cost ~30 MB of peak RSS at 50k rows).
+SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 FINAL_JOB_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 #: Shortest wait between job polls after the first (a 0-s setting must not hammer the API).
 MIN_POLL_SECONDS = 0.5
@@ -49,15 +52,19 @@ JOB_FAILED = "BULK_JOB_FAILED"
 NUMERIC_TYPES = frozenset({"double", "int", "currency", "percent", "long"})
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordOutcome:
-    """What Salesforce did with one record."""
+    """What Salesforce did with one record (a load keeps one per record: slots, no error list
+    for a success, and an interned external id shared with the load's other per-record maps)."""
 
     external_id: str
     success: bool
     created: bool = False
     record_id: str | None = None
-    errors: list[RecordError] = field(default_factory=list)
+    errors: Sequence[RecordError] = ()
+
+    def __post_init__(self) -> None:
+        self.external_id = sys.intern(self.external_id)
 
     def retryable(self, codes: Iterable[str]) -> bool:
         return not self.success and bool(self.errors) and all(e.code in codes for e in self.errors)
@@ -106,20 +113,31 @@ class CollectionsBatcher:
         return len(self.pending)
 
     def add(self, record: Record) -> list[tuple[Record, RecordOutcome]]:
+        return [outcome for batch in self.ready(record) for outcome in self.send(batch)]
+
+    def flush(self) -> list[tuple[Record, RecordOutcome]]:
+        batch = self.drain()
+        return self.send(batch) if batch else []
+
+    def ready(self, record: Record) -> list[list[Record]]:
+        """Take ``record``; the batches now full, to ``send`` (here or on another thread)."""
         size = json_size(record) + COLLECTION_RECORD_OVERHEAD
-        outcomes = []
+        full = []
         if self.pending and self.size + size > self.max_bytes:
-            outcomes = self.flush()
+            full.append(self.drain())
         self.pending.append(record)
         self.size += size
         if len(self.pending) >= self.batch_size:
-            outcomes += self.flush()
-        return outcomes
+            full.append(self.drain())
+        return full
 
-    def flush(self) -> list[tuple[Record, RecordOutcome]]:
-        if not self.pending:
-            return []
+    def drain(self) -> list[Record]:
+        """The pending records as one batch (empty when none), the batcher empty again."""
         batch, self.pending, self.size = self.pending, [], 0
+        return batch
+
+    def send(self, batch: list[Record]) -> list[tuple[Record, RecordOutcome]]:
+        """One Collections call (thread-safe: it touches no pending state)."""
         self.calls += 1
         return list(_collections_call(self.client, self.settings, batch))
 
@@ -235,6 +253,14 @@ class BulkUpload:
         self.file.close()
 
 
+def bulk_job_outcomes(
+    client: SalesforceClient, settings: UpsertSettings, upload: BulkUpload, coerce: Coerce
+) -> list[tuple[Record, RecordOutcome]]:
+    """``run_bulk_job`` to the end, as a list: the unit of work of a job run on its own thread
+    (a successful row's record is only its external id, so a 10,000-row job's list is small)."""
+    return list(run_bulk_job(client, settings, upload, coerce))
+
+
 def run_bulk_job(
     client: SalesforceClient, settings: UpsertSettings, upload: BulkUpload, coerce: Coerce
 ) -> Outcomes:
@@ -323,9 +349,9 @@ def poll_waits(settings: UpsertSettings) -> Iterator[float]:
     """Waits before each job poll: ``bulk_poll_seconds``, then ``bulk_poll_growth`` times the
     last (at least ``MIN_POLL_SECONDS``), capped at ``bulk_poll_max_seconds``.
 
-    The defaults give 0.5, 0.75, 1.1, 1.7, 2.5, 3.8 ... s (polls at 0.5, 1.25, 2.4, 4.1, 6.6 ...
-    s): a job is seen at most about a third of its run time after it ends, for about one poll
-    more than doubling from 1 s (polls at 1, 3, 7 s: a job done at 3.1 s was seen at 7 s).
+    The defaults give 0.5, 0.75, 1.1, 1.7, 2.5, 3.8, then 5 s each (polls at 0.5, 1.25, 2.4, 4.1,
+    6.6, 10.4, 15.4, 20.4 ... s): a short job is seen soon after it ends, a long one within 5 s
+    (growth alone would see a job done at 25 s only at 37 s), for one call per 5 s per job.
     """
     delay = settings.bulk_poll_seconds
     while True:

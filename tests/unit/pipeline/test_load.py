@@ -659,3 +659,102 @@ def test_transform_errors_in_both_staged_shapes_become_one_record_error(emulator
     failures = {f["conversation_id"]: f["errors"] for f in read_jsonl_gz(result["failed_path"])}
     assert failures[ids[0]] == [{"code": "BAD_DATE", "message": "not a date", "fields": ["Start_Time__c"]}]
     assert failures[ids[1]] == [{"code": "TOO_LONG", "message": "cut", "fields": ["Agent_Name__c"]}]
+
+
+# ---- several Bulk jobs in flight -------------------------------------------------------------
+
+
+def bulk_timeline(client) -> list[tuple[str, str]]:
+    """(event, job id) in the order the client made them: ``create`` (answer), ``results``."""
+    events: list[tuple[str, str]] = []
+    rest, raw = client.rest, client.raw
+
+    def recording_rest(method, path, **kwargs):
+        answer = rest(method, path, **kwargs)
+        if (method, path) == ("POST", "jobs/ingest"):
+            events.append(("create", answer["id"]))
+        return answer
+
+    def recording_raw(method, path, **kwargs):
+        if path.endswith("/successfulResults/"):
+            events.append(("results", path.split("/")[2]))
+        return raw(method, path, **kwargs)
+
+    client.rest, client.raw = recording_rest, recording_raw
+    return events
+
+
+def parallel(**upsert) -> LoadOptions:
+    return options(batch_rows=7, upsert={"bulk_threshold": 2, "bulk_job_rows": 10, **upsert})
+
+
+def test_a_large_load_runs_jobs_of_bulk_job_rows_several_at_once(emulator, client, tmp_path):
+    ids = conversation_ids(45)
+    events = bulk_timeline(client)
+    emulator.state.calls.reset()
+
+    result = load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, parallel())
+
+    assert (result["created"], result["failed"], result["mode"]) == (45, 0, "bulk")
+    assert len(transcripts(emulator, ids)) == 45
+    jobs = [job for event, job in events if event == "create"]
+    assert len(jobs) == 5  # 45 rows in jobs of 10
+    first_results = events.index(("results", jobs[0]))
+    assert events.index(("create", jobs[1])) < first_results  # the second job overlaps the first
+    assert result["api_calls"] == emulator.state.calls.total()
+
+
+def test_one_job_at_a_time_when_asked(emulator, client, tmp_path):
+    ids = conversation_ids(25)
+    events = bulk_timeline(client)
+    result = load_rows(
+        client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, parallel(bulk_parallel_jobs=1)
+    )
+    assert (result["created"], result["failed"]) == (25, 0)
+    order = [event for event, _ in events]
+    assert order == ["create", "results"] * 3  # strictly one after another
+
+
+def test_parallel_jobs_give_each_record_exactly_one_outcome_and_reruns_update(emulator, client, tmp_path):
+    ids = conversation_ids(38)
+    long_ids = set(ids[5::9])  # over the Bulk cap: Collections, while the jobs run
+    rows = [row(i, ("y" * 33_000 + i) if i in long_ids else "short") for i in ids]
+    path = stage(tmp_path, rows)
+
+    first = load_rows(client, [path], tmp_path, parallel())
+    again = load_rows(client, [path], tmp_path, parallel())
+
+    assert (first["created"], first["updated"], first["failed"]) == (38, 0, 0)
+    assert (again["created"], again["updated"], again["failed"]) == (0, 38, 0)
+    landed = [r for r in emulator.state.store.records(OBJECT) if r["LP_Conversation_Id__c"] in set(ids)]
+    assert sorted(r["LP_Conversation_Id__c"] for r in landed) == sorted(ids)  # no duplicate
+    assert all(transcripts(emulator, ids)[i]["Transcript__c"] == "y" * 33_000 + i for i in long_ids)
+
+
+def test_lock_errors_across_parallel_jobs_are_retried(emulator, client, tmp_path):
+    ids = conversation_ids(40)
+    locked = ids[3::7]  # rows in every job
+    emulator.state.lock_rows(locked, times=1)
+    result = load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, parallel())
+    assert (result["created"], result["failed"], result["failed_path"]) == (40, 0, None)
+    assert len(transcripts(emulator, ids)) == 40
+
+
+def test_a_failed_job_among_parallel_ones_is_redone_once(emulator, client, tmp_path):
+    ids = conversation_ids(30)
+    emulator.state.fail_next_bulk_job()
+    emulator.state.calls.reset()
+    result = load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, parallel())
+    assert (result["created"], result["failed"]) == (30, 0)
+    creates = emulator.state.calls.snapshot().get("POST /services/data/v{version}/jobs/ingest")
+    assert creates == 4  # three jobs of 10, one again
+
+
+def test_a_lock_that_outlasts_the_retry_fails_only_its_row_in_a_parallel_load(emulator, client, tmp_path):
+    ids = conversation_ids(30)
+    emulator.state.lock_rows([ids[17]], times=5)
+    result = load_rows(client, [stage(tmp_path, [row(i) for i in ids])], tmp_path, parallel())
+    failures = list(read_jsonl_gz(result["failed_path"]))
+    assert (result["created"], result["failed"]) == (29, 1)
+    assert [f["conversation_id"] for f in failures] == [ids[17]]
+    assert failures[0]["errors"][0]["code"] == "UNABLE_TO_LOCK_ROW"
