@@ -1,8 +1,9 @@
 """Linking rules end to end: a sync through the pipeline's task functions (plan, extract, transform,
-load) against both emulators, with rules for Contact (email or secondary email, then phone), Lead,
-Case (by the purchase SDE's order id, mapped into a transcript field) and a custom object (by
-phone). The org holds phones as orgs do, not as LivePerson sends them; each transcript must be
-linked exactly as the rules say, and ``org check`` must know the rules' lookups."""
+load) against both emulators (Salesforce: an org built from the generated metadata), with rules
+for Contact (email or secondary email, then phone), Lead, Case (by the purchase SDE's order id,
+mapped into a transcript field) and a custom object (by phone). The org holds phones as orgs do,
+not as LivePerson sends them; each transcript must be linked exactly as the rules say, and
+``org check`` must know the rules' lookups."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from lesync.config import FREE_MAIL_DOMAINS, load_integrations
 from lesync.demo import use_emulators
 from lesync.emulators.liveperson import LivePersonEmulatorConfig, start_liveperson
 from lesync.emulators.salesforce import SalesforceEmulatorConfig, start_salesforce
+from lesync.emulators.salesforce.metadata_schema import schema_from_metadata, write_schema
 from lesync.org.check import check_org, objects_involved
+from lesync.org.metadata import DEFAULT_PERMISSION_SET, metadata_files, write_metadata
 from lesync.pipeline import tasks
 from lesync.pipeline.staging import read_jsonl_gz
 from lesync.salesforce.phones import normalise_phone
@@ -66,11 +69,25 @@ def emulators(request, tmp_path_factory, integration):
     liveperson = start_liveperson(
         LivePersonEmulatorConfig(seed=23, conversations=160, days=1, now_ms=now_ms), data_dir=data
     )
-    salesforce = start_salesforce(SalesforceEmulatorConfig(sosl_phone_search=request.param), data_dir=data)
+    config = SalesforceEmulatorConfig(
+        sosl_phone_search=request.param, schema_path=org_from_metadata(integration, data)
+    )
+    salesforce = start_salesforce(config, data_dir=data)
     use_emulators(liveperson, salesforce, (integration.liveperson_conn_id, integration.salesforce_conn_id))
     yield liveperson, salesforce
     liveperson.stop()
     salesforce.stop()
+
+
+def org_from_metadata(integration, folder: Path) -> Path:
+    """The org an admin gets by deploying ``python -m lesync org metadata`` for this integration:
+    its transcript object holds exactly what the mapping and the rules need (the objects the rules
+    search are the org's own: the shipped standard and custom objects)."""
+    mapping = tasks.compiled_mapping(integration)
+    source = folder / "metadata"
+    write_metadata(source, metadata_files(mapping, integration))
+    schema = schema_from_metadata(source, DEFAULT_PERMISSION_SET)
+    return write_schema(schema, folder / "schema.yaml")
 
 
 def staged_rows(integration, liveperson, run_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -173,6 +190,12 @@ class Seeder:
                 self.store.create(
                     "Loyalty_Member__c", {"Name": "N", "Member_Phone__c": held, "Do_Not_Sync__c": True}
                 )
+
+
+def test_the_org_is_the_generated_metadata(emulators):
+    fields = emulators[1].state.schema.objects["Chat_Transcript__c"].fields
+    assert {"Case__c", "Loyalty_Member__c", "Order_Id__c", "Contact__c", "Lead__c"} <= set(fields)
+    assert "Opportunity__c" not in fields  # in the shipped schema, needed by no rule here
 
 
 def test_a_sync_links_each_transcript_as_the_rules_say(integration, emulators):
