@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from e2e_org import Org
 
-from conftest import Org
 from lesync.__main__ import main
 from lesync.config import load_integrations
 from lesync.demo import use_emulators

@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from e2e_org import Org
 
-from conftest import Org
 from lesync.__main__ import main
 from lesync.config import load_integrations
 from lesync.demo import use_emulators

@@ -71,14 +71,14 @@ def conversations_in_window(
     parts = content_to_retrieve(content)
     seen: set[str] = set()
     for piece in api_slices("messaging", window.start, window.end):
-        body = {**search_body(piece, skills), "contentToRetrieve": parts}
+        body = {**search_body(piece, skills), **content_field(parts)}
         for record in search(client, CONVERSATIONS, body, f"messaging {piece.start:%Y-%m-%d %H:%M}"):
             if started_within(record, window) and _first_time(record, seen):
                 yield _whole(client, record, parts)
     if not update_search:
         return
     for piece in lookback_slices(window, lookback):
-        body = {**search_body(piece, skills), "contentToRetrieve": parts}
+        body = {**search_body(piece, skills), **content_field(parts)}
         body["latestUpdateTime"] = {"from": to_epoch_ms(round_down(window.start))}
         for record in search(
             client, CONVERSATIONS, body, f"messaging updated since {window.start:%Y-%m-%d %H:%M}"
@@ -87,11 +87,17 @@ def conversations_in_window(
                 yield _whole(client, record, parts)
 
 
+def content_field(parts: list[str]) -> dict[str, list[str]]:
+    """``{"contentToRetrieve": parts}``, or nothing when no part is asked for (an empty list would
+    ask for nothing at all)."""
+    return {"contentToRetrieve": parts} if parts else {}
+
+
 def conversation_by_id(
     client: LivePersonClient, conversation_id: str, content: Iterable[str] | None = None
 ) -> dict[str, Any] | None:
     """One conversation, open or closed, with all its SDEs; ``None`` when unknown."""
-    body = {"conversationId": str(conversation_id), "contentToRetrieve": content_to_retrieve(content)}
+    body = {"conversationId": str(conversation_id), **content_field(content_to_retrieve(content))}
     return find_by_id(client, CONVERSATIONS, str(conversation_id), body)
 
 

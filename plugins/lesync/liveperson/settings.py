@@ -117,7 +117,8 @@ class LivePersonSettings(BaseModel):
 
 def content_to_retrieve(content: Iterable[str] | None = None) -> list[str]:
     """The ``contentToRetrieve`` list to send: ``content`` checked against the documented values
-    (``DEFAULT_CONTENT`` when None), deduplicated, in a stable order."""
+    (``DEFAULT_CONTENT`` when None), deduplicated, in a stable order; empty (a mapping that reads
+    only ``info``) means the field is left out and LivePerson answers with its default parts."""
     parts = list(dict.fromkeys(DEFAULT_CONTENT if content is None else content))
     unknown = sorted(set(parts) - CONTENT_VALUES)
     if unknown:
@@ -125,8 +126,6 @@ def content_to_retrieve(content: Iterable[str] | None = None) -> list[str]:
             f"contentToRetrieve value(s) {unknown} are not documented by LivePerson; "
             f"use some of {sorted(CONTENT_VALUES)}"
         )
-    if not parts:
-        raise ValueError("contentToRetrieve is empty; leave it out (None) for lesync's default set")
     return parts
 
 

@@ -41,12 +41,6 @@ def _list(record: dict, key: str) -> list:
     return value if type(value) is list else []
 
 
-def _chat_lines(record: dict) -> list:
-    transcript = record.get("transcript")
-    lines = transcript.get("lines") if type(transcript) is dict else None
-    return lines if type(lines) is list else []
-
-
 def reads(*parts: str) -> Callable[[Callable[[dict], Any]], Callable[[dict], Any]]:
     """Declare the record parts (top-level keys) a computed value reads, for ``contentToRetrieve``."""
 

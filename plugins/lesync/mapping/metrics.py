@@ -26,8 +26,6 @@ Definitions (seconds, rounded to milliseconds; ``None`` when the record cannot s
   answered afterwards; open: None (not decided yet).
 - ``close_after_last_message``: from the last consumer, agent or bot message to the end
   (open: None).
-- ``visitor_messages`` / ``agent_messages``: messages as LivePerson labels them (chat
-  ``source``, messaging ``sentBy``), private ones and bots' included.
 
 Bots answer (so a bot-handled conversation is not abandoned) but are not agents: queue wait and
 response times measure people. Chat records do not mark bots; every chat agent line is an agent.
@@ -37,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from lesync.mapping.convert import parse_instant
+from lesync.mapping.convert import folded, parse_instant
 
 CONSUMER, AGENT, BOT = "consumer", "agent", "bot"
 _AGENT_ROLES = frozenset({"agent", "assigned_agent"})
@@ -56,8 +54,6 @@ class Timeline(NamedTuple):
     requested: int | None
     ended: int | None  # None while open
     listed_agents: frozenset[str] = frozenset()
-    visitor_messages: int = 0  # as LivePerson labels them, private ones included
-    agent_messages: int = 0
 
 
 def millis_of(value: Any) -> int | None:
@@ -72,10 +68,6 @@ def _time(item: dict, key: str = "time") -> int | None:
     if type(exact) is int and exact >= _EPOCH_MS_THRESHOLD:
         return exact  # the usual case, without a call
     return millis_of(exact if exact is not None else item.get(key))
-
-
-def _fold(value: Any) -> str:
-    return value.casefold() if type(value) is str else ""
 
 
 def _list(container: Any, key: str) -> list:
@@ -109,7 +101,7 @@ _VISIBLE = frozenset({None, "ALL", "REGULAR"})  # audience / subType values that
 
 def chat_timeline(record: dict) -> Timeline:
     info = _info(record)
-    events, visitors, agents = [], 0, 0
+    events = []
     for line in _list(record.get("transcript"), "lines"):
         if type(line) is not dict:
             continue
@@ -119,12 +111,8 @@ def chat_timeline(record: dict) -> Timeline:
             who = _who(source, _SOURCES)
             if who is None:
                 continue
-        if who == AGENT:
-            agents += 1
-        else:
-            visitors += 1
         sub_type = line.get("subType")
-        if sub_type not in _VISIBLE and _fold(sub_type) == "only_to_rep":
+        if sub_type not in _VISIBLE and folded(sub_type) == "only_to_rep":
             continue
         when = line.get("timeL")
         if type(when) is not int or when < _EPOCH_MS_THRESHOLD:
@@ -133,13 +121,13 @@ def chat_timeline(record: dict) -> Timeline:
             events.append((when, who, str(line.get("by")) if who == AGENT else None))
     requested = _time(info, "chatRequestedTime") or _time(info, "startTime")
     ended = None if info.get("ended") is False else _time(info, "endTime")
-    return Timeline(tuple(events), requested, ended, frozenset(), visitors, agents)
+    return Timeline(tuple(events), requested, ended, frozenset())
 
 
 def messaging_timeline(record: dict) -> Timeline:
     info = _info(record)
     bots, listed = _agent_participants(record)
-    events, keys, visitors, agents = [], [], 0, 0
+    events, keys = [], []
     in_order, last_key = True, (0, -1)
     for index, message in enumerate(_list(record, "messageRecords")):
         if type(message) is not dict:
@@ -150,12 +138,8 @@ def messaging_timeline(record: dict) -> Timeline:
             who = _who(sent_by, _SENT_BY)
             if who is None:
                 continue
-        if who == AGENT:
-            agents += 1
-        else:
-            visitors += 1
         audience = message.get("audience")
-        if audience not in _VISIBLE and _fold(audience) == "agents_and_managers":
+        if audience not in _VISIBLE and folded(audience) == "agents_and_managers":
             continue
         when = message.get("timeL")
         if type(when) is not int or when < _EPOCH_MS_THRESHOLD:
@@ -176,8 +160,8 @@ def messaging_timeline(record: dict) -> Timeline:
             events.append((when, CONSUMER, None))
     if not in_order:  # by time, then sequence (LivePerson pages are usually in order already)
         events = [event for _, event in sorted(zip(keys, events, strict=True), key=lambda pair: pair[0])]
-    ended = _time(info, "endTime") if _fold(info.get("status")) == "close" else None
-    return Timeline(tuple(events), _time(info, "startTime"), ended, listed, visitors, agents)
+    ended = _time(info, "endTime") if folded(info.get("status")) == "close" else None
+    return Timeline(tuple(events), _time(info, "startTime"), ended, listed)
 
 
 def _agent_participants(record: dict) -> tuple[frozenset[str], frozenset[str]]:
@@ -187,9 +171,9 @@ def _agent_participants(record: dict) -> tuple[frozenset[str], frozenset[str]]:
         if type(person) is not dict:
             continue
         ids = {str(person[key]) for key in ("agentId", "participantId") if person.get(key) is not None}
-        if "bot" in (_fold(person.get("userTypeName")), _fold(person.get("userType"))):
+        if "bot" in (folded(person.get("userTypeName")), folded(person.get("userType"))):
             bots |= ids
-        elif _fold(person.get("role")) in _AGENT_ROLES or _fold(person.get("permission")) in _AGENT_ROLES:
+        elif folded(person.get("role")) in _AGENT_ROLES or folded(person.get("permission")) in _AGENT_ROLES:
             listed.add(str(person.get("agentId") or person.get("participantId")))
     return frozenset(bots), frozenset(listed)
 

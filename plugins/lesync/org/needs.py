@@ -106,9 +106,6 @@ class OrgNeeds:
     linked_objects: dict[str, tuple[str, ...]]
     linking_row_fields: tuple[str, ...] = ()
 
-    def field(self, name: str) -> FieldNeed | None:
-        return next((need for need in self.fields if need.name == name), None)
-
 
 def linking_enabled(integration: Any) -> bool:
     linking = getattr(integration, "linking", None)

@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -95,11 +96,11 @@ def replay_units_for(
             _, failed_run = dag_run_of(row["last_run_id"])
             raw = str(run_folder_of(failed_run) / "raw")
         wanted.append({"channel": row["channel"], "liveperson_id": row["liveperson_id"], "raw_path": raw})
-    reasons = _tally(row.get("reason") or "?" for row in pending)
+    reasons = Counter(row.get("reason") or "?" for row in pending)
     log.info(
         "plan: %d record(s) to replay (%s)", len(pending), ", ".join(f"{k} {v}" for k, v in reasons.items())
     )
-    return [{**unit, "slice": f"replay-{unit['slice'][5:]}", "kind": kind} for unit in replay_units(wanted)]
+    return [{**unit, "kind": kind} for unit in replay_units(wanted, label="replay")]
 
 
 NOT_FOUND = "NOT_FOUND"
@@ -147,13 +148,6 @@ def _moment(value: Any) -> dt.datetime | None:
     from lesync.pipeline.reconcile import salesforce_moment
 
     return salesforce_moment(value)
-
-
-def _tally(values: Iterable[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
 
 
 # --- load ---------------------------------------------------------------------------------------

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 IDS_PER_UNIT = 200
 
 
-def replay_units(pending: Iterable[dict[str, Any]], ids_per_unit: int = IDS_PER_UNIT) -> list[dict[str, Any]]:
+def replay_units(
+    pending: Iterable[dict[str, Any]], ids_per_unit: int = IDS_PER_UNIT, label: str = "byid"
+) -> list[dict[str, Any]]:
     """Extract units for records wanted by id: ``{"channel", "slice", "ids": {id: raw_path|None}}``.
 
     ``pending`` rows carry ``channel``, ``liveperson_id`` and optionally ``raw_path``: the staged
@@ -42,7 +44,7 @@ def replay_units(pending: Iterable[dict[str, Any]], ids_per_unit: int = IDS_PER_
         items = sorted(ids.items())
         for index in range(0, len(items), ids_per_unit):
             chunk = dict(items[index : index + ids_per_unit])
-            units.append({"channel": channel, "slice": f"byid-{index // ids_per_unit:03d}", "ids": chunk})
+            units.append({"channel": channel, "slice": f"{label}-{index // ids_per_unit:03d}", "ids": chunk})
     return units
 
 

@@ -114,11 +114,7 @@ def plan(
         return _incremental_units(integration, params, interval_end or now, run_id, now)
     channels = _channels(integration, params)
     window = _window(kind, params, interval_end or now, now)
-    units = [
-        {"channel": channel, "slice": f"{index:03d}", **piece.as_dict()}
-        for channel in channels
-        for index, piece in enumerate(slices(window, integration.limits.slice_hours))
-    ]
+    units = [unit for channel in channels for unit in _slice_units(integration, channel, window)]
     if run_id:
         check_org(integration, run_id)
         operations.begin_run(integration, kind, run_id, window.start, window.end)
@@ -135,6 +131,14 @@ def plan(
         ", ".join(channels),
     )
     return units
+
+
+def _slice_units(integration: Integration, channel: str, window: Window) -> list[dict[str, Any]]:
+    """One extract unit per slice of ``limits.slice_hours``: ``{"channel", "slice": "000", start, end}``."""
+    pieces = slices(window, integration.limits.slice_hours)
+    return [
+        {"channel": channel, "slice": f"{index:03d}", **piece.as_dict()} for index, piece in enumerate(pieces)
+    ]
 
 
 def _window(kind: str, params: dict[str, Any], interval_end: dt.datetime, now: dt.datetime) -> Window:
@@ -293,8 +297,7 @@ def _incremental_units(
     units = []
     for channel in channels:
         start = planned.chat_start if channel == "chat" else planned.messaging_start
-        for index, piece in enumerate(slices(Window(start, planned.end), integration.limits.slice_hours)):
-            unit = {"channel": channel, "slice": f"{index:03d}", **piece.as_dict()}
+        for unit in _slice_units(integration, channel, Window(start, planned.end)):
             unit["reconcile_from"] = planned.messaging_start.isoformat()
             if channel == "chat" and mark is not None:
                 # The run that set the mark delivered every chat that had ended by then.
@@ -444,7 +447,7 @@ def extract(
             )
         except (ConversationNotEndedError, ConversationNotFoundError) as exc:
             raise SyncRefusedError(str(exc)) from None
-        return ExtractResult.from_xcom(found).as_xcom()
+        return found.as_xcom()
     window = Window.from_dict(unit)
     if unit.get("ended_since") and unit["channel"] == "chat":
         client = ChatsEndedSince(client, dt.datetime.fromisoformat(unit["ended_since"]))
@@ -462,7 +465,7 @@ def extract(
         content=content,
         prepare=prepare,
     )
-    return ExtractResult.from_xcom(extracted).as_xcom()
+    return extracted.as_xcom()
 
 
 def _extract_choices(integration: Integration) -> tuple[list[str], Any]:
@@ -579,11 +582,11 @@ def salesforce_client(integration: Integration):
 # --- load ---------------------------------------------------------------------------------------
 
 
-def load_options(integration: Integration):
+def load_options(integration: Integration, mapping: Any = None):
     """The load's settings: the mapping's object and transcript choices, the integration's limits."""
     from lesync.pipeline.load import LoadOptions
 
-    mapping = compiled_mapping(integration)
+    mapping = mapping or compiled_mapping(integration)
     transcript = mapping.transcript
     return LoadOptions.model_validate(
         {
@@ -625,10 +628,12 @@ def _load_rows(
     from lesync.pipeline.staging import write_jsonl_gz
 
     client = client or salesforce_client(integration)
-    options = load_options(integration)
+    mapping = compiled_mapping(integration)
+    options = load_options(integration, mapping)
     out_dir = run_dir(integration, run_id) / "load"  # the failures file: <run>/load/failed-N.jsonl.gz
-    start = start_field(compiled_mapping(integration))
-    result, outcome, seen = load_with_outcomes(client, rows_paths, str(out_dir), options, start)
+    result, outcome, seen = load_with_outcomes(
+        client, rows_paths, str(out_dir), options, start_field(mapping)
+    )
     operations.record_load(integration, kind, run_id, outcome, seen, options.upsert.retryable_codes, attempt)
     write_jsonl_gz(out_dir / "seen.jsonl.gz", ({"id": key, **facts} for key, facts in seen.items()))
     return result

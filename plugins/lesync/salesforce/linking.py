@@ -203,12 +203,9 @@ class _BatchLinks:
         code = self.linking.default_country_code
         terms: dict[str, list[str]] = {}
         for rule in phone_rules:
-            for key in self._pending(rule):
+            for key, full in self._pending(rule).items():  # already normalised by match_value
                 raw = self.rows[key].get(rule.value)
-                full = normalise_phone(raw, code)
-                if full:
-                    terms.setdefault(full, [])
-                    terms[full] = list(dict.fromkeys([*terms[full], *search_forms(raw, full, code)]))
+                terms[full] = list(dict.fromkeys([*terms.get(full, ()), *search_forms(raw, full, code)]))
         if not terms:
             return {}
         found: dict[str, dict[str, Record]] = defaultdict(dict)

@@ -59,11 +59,6 @@ class LoadOptions(BaseModel):
     batch_rows: int = Field(
         2_000, ge=1, description="Rows linked and file-synced together (one set of queries per batch)."
     )
-    read_limits: bool = Field(
-        False,
-        description="Read /limits before anything else (one more call). Off by default: the describe "
-        "answer's Sforce-Limit-Info header tells the usage, or the previous task's figure does.",
-    )
 
 
 def external_key(row: StagedRow, options: LoadOptions) -> str:

@@ -129,8 +129,6 @@ class TranscriptLoader:
     def load(self, rows: RowSource) -> LoadOutcome:
         """Plan, upsert, sync files; every row ends in an outcome or a failure."""
         calls_before = self.client.api_calls
-        if self.options.read_limits:
-            self.client.limits()
         plan = plan_load(rows(), self.options)
         self._check_schema(plan.header)
         result = LoadOutcome(

@@ -3,8 +3,9 @@
 What Salesforce documents and this module keeps to (SOQL and SOSL Reference, "FIND {SearchQuery}",
 "SOSL Limits", "LIMIT n"; REST API "Search"):
 
-* the characters ``? & | ! { } [ ] ( ) ^ ~ * : \\ " ' + -`` are operators in a search query and
-  are escaped with a backslash when meant literally (``escape``);
+* the characters ``? & | ! { } [ ] ( ) ^ ~ * : \\ " ' + -`` are operators in a search query:
+  lesync's search terms are digits and quoted digit groups only (``search_forms``), so none needs
+  escaping;
 * a search query over 10,000 characters returns nothing; over 4,000 it loses its logical
   operators and every term is OR'ed ("the AND operator ... will default to the OR operator").
   lesync's searches are ORs of terms and quoted phrases only, so that leaves their meaning as it
@@ -31,17 +32,11 @@ from lesync.salesforce.settings import SOQL_QUERY_BYTES
 
 log = logging.getLogger(__name__)
 
-RESERVED = frozenset("?&|!{}[]()^~*:\\\"'+-")
 #: Longer search queries return nothing at 10,000 characters; keep a margin.
 SEARCH_QUERY_CHARS = 9_000
 #: Records one search returns at most (API 28.0 and later).
 MAX_SEARCH_RESULTS = 2_000
 _JOIN = " OR "
-
-
-def escape(text: str) -> str:
-    """A literal word for the FIND clause: reserved characters backslash-escaped."""
-    return "".join("\\" + c if c in RESERVED else c for c in text)
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def _readable_integrations(user: Any) -> list[str]:
 
 
 def _readable(user: Any, integration: str) -> str:
-    if integration not in _readable_integrations(user):
+    if integration not in data.integration_names() or not _may(user, "GET", data.replay_dag_id(integration)):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"No integration {integration!r} visible to you")
     return integration
 

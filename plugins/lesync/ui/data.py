@@ -12,9 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from lesync.state.store import RUN_COUNT_COLUMNS
-
-STATE_CONN_ID = "lesync_state"
+from lesync.contracts import dag_id
+from lesync.state.store import RUN_COUNT_COLUMNS, dag_run_of
 
 
 class RunStore(Protocol):
@@ -66,7 +65,7 @@ def get_store() -> RunStore:
     if _store is None:
         from lesync.state import StateStore  # imported late: only the API server process needs it
 
-        _store = StateStore.from_conn(conn_id=STATE_CONN_ID)
+        _store = StateStore.from_conn()
     return _store
 
 
@@ -75,13 +74,6 @@ def integration_names() -> list[str]:
     from lesync.config import load_integrations
 
     return [i.name for i in load_integrations(check_mappings=False) if i.enabled]
-
-
-def dag_id(integration: str, kind: str) -> str:
-    """The DAG id lesync's factory gives ``kind`` of ``integration`` (one naming rule, the factory's)."""
-    from lesync.factory import dag_id as factory_dag_id
-
-    return factory_dag_id(integration, kind)
 
 
 def replay_dag_id(integration: str) -> str:
@@ -134,7 +126,7 @@ def airflow_run(integration: str, key: str | None, kind: str | None = None) -> t
     """(dag_id, Airflow run id) of a store run id; a bare run id takes its DAG from ``kind``."""
     if not key:
         return None, None
-    dag, slash, run_id = key.partition("/")
-    if slash:
-        return dag, run_id
-    return (dag_id(integration, kind) if kind else None), key
+    try:
+        return dag_run_of(key)
+    except ValueError:  # a bare run id
+        return (dag_id(integration, kind) if kind else None), key
