@@ -231,3 +231,22 @@ def test_runs_show_the_reconcile_verdict_in_one_line(client, auth_manager):
     page = login(client, auth_manager, "viewer", "viewer").get("/integrations/demo").text
     assert "DIFFERS: chat 40/37, 3 missing" in page and "verdict-differs" in page
     assert "agrees: chat 12/12" in page and "verdict-agrees" in page
+
+
+def test_counts_cover_every_page_not_only_the_one_shown(client, auth_manager, store):
+    """250 more lock failures: the overview counts all of them (no "200+"), and a page of 2 rows
+    still shows the whole ledger's count per error code and how many match."""
+    from lesync.state import LedgerOutcome
+
+    locked = [
+        LedgerOutcome("chat", f"LP-LOCK-{n}", "failed", error_code="UNABLE_TO_LOCK_ROW", transient=True)
+        for n in range(250)
+    ]
+    store.record_outcomes(FAILED_RUN, "demo", locked, now=T0)
+    viewer = login(client, auth_manager, "viewer", "viewer")
+    assert ">253</a></td>" in viewer.get("/").text
+    page = viewer.get("/integrations/demo?limit=2").text
+    assert "<code>UNABLE_TO_LOCK_ROW</code> × 251" in page
+    assert "2 of 253 record(s) shown" in page
+    filtered = viewer.get("/integrations/demo?limit=2&error_code=STRING_TOO_LONG").text
+    assert "1 of 1 record(s) shown" in filtered

@@ -11,7 +11,6 @@ permission check is the one that counts.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -291,11 +290,10 @@ def _add_page_routes(app: FastAPI) -> None:
 
 def _overview_row(name: str) -> dict:
     runs = data.latest_runs(name, limit=1)
-    pending = data.failed_records(name, data.FailedFilter(limit=201))
     return {
         "name": name,
         "last_run": runs[0] if runs else None,
-        "pending": "200+" if len(pending) > 200 else str(len(pending)),
+        "pending": str(data.count_failed_records(name)),
     }
 
 
@@ -313,7 +311,8 @@ def _page_context(request: Request, user: Any, integration: str, flt: data.Faile
         "flt": flt,
         "filter_values": _filter_values(request),
         "channels": CHANNELS,
-        "error_summary": Counter(r["error_code"] for r in records if not r.get("resolved_at")).most_common(),
+        "error_summary": data.error_code_counts(integration),
+        "matching": data.count_failed_records(integration, flt),
         "count_keys": COUNT_KEYS,
         "can_replay": _may(user, "POST", replay_dag),
         "replay_dag_id": replay_dag,

@@ -17,7 +17,7 @@ from lesync.state.store import RUN_COUNT_COLUMNS, dag_run_of
 
 
 class RunStore(Protocol):
-    """The two read methods of ``lesync.state.StateStore`` that the UI uses."""
+    """The read methods of ``lesync.state.StateStore`` that the UI uses."""
 
     def latest_runs(self, integration: str, limit: int = 20) -> list[dict[str, Any]]: ...
 
@@ -34,6 +34,10 @@ class RunStore(Protocol):
         limit: int = 200,
         offset: int = 0,
     ) -> list[dict[str, Any]]: ...
+
+    def count_failed_records(self, integration: str, **filters: Any) -> int: ...
+
+    def error_code_counts(self, integration: str) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -90,18 +94,30 @@ def latest_runs(integration: str, limit: int = 20) -> list[dict[str, Any]]:
 
 def failed_records(integration: str, flt: FailedFilter) -> list[dict[str, Any]]:
     """Open failures; with ``flt.resolved`` the healed ones too (the store: ``resolved=None``)."""
-    rows = get_store().failed_records(
-        integration,
-        run_id=flt.run_id,
-        error_code=flt.error_code,
-        channel=flt.channel,
-        since=flt.since,
-        until=flt.until,
-        resolved=None if flt.resolved else False,
-        limit=flt.limit,
-        offset=flt.offset,
-    )
+    rows = get_store().failed_records(integration, **_store_filters(flt), limit=flt.limit, offset=flt.offset)
     return [record_view(row) for row in rows]
+
+
+def count_failed_records(integration: str, flt: FailedFilter | None = None) -> int:
+    """How many records the filter matches over every page (one ``COUNT``, not the rows)."""
+    return get_store().count_failed_records(integration, **_store_filters(flt or FailedFilter()))
+
+
+def error_code_counts(integration: str) -> list[tuple[str, int]]:
+    """Open failures per Salesforce error code over the whole ledger, the commonest first."""
+    counts = get_store().error_code_counts(integration)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _store_filters(flt: FailedFilter) -> dict[str, Any]:
+    return {
+        "run_id": flt.run_id,
+        "error_code": flt.error_code,
+        "channel": flt.channel,
+        "since": flt.since,
+        "until": flt.until,
+        "resolved": None if flt.resolved else False,
+    }
 
 
 def run_view(integration: str, run: dict[str, Any]) -> dict[str, Any]:
