@@ -165,7 +165,7 @@ class Linker:
         #: Per rule: the values asked so far, and the kept records found holding them.
         self.asked: list[set[str]] = [set() for _ in self.rules]
         self.hits: list[Hits] = [defaultdict(dict) for _ in self.rules]
-        #: Phone objects (lower case) with no record holding a phone, or read whole: never searched.
+        #: Phone objects (lower case) with no record holding a phone when counted: never searched.
         self.settled: set[str] = set()
         #: Whether the transcript object held any record when the load began (``None``: not asked yet).
         self.transcripts_existed: bool | None = None
@@ -235,6 +235,8 @@ class Linker:
                     _Statement(text, "rule", index)
                     for text in statements_in(self._statement(rule), new[index])
                 ]
+        for index, values in enumerate(new):
+            self.asked[index] |= values
         answers = query_statements(self.client, [s.text for s in statements]) if statements else []
         counts: dict[str, int] = {}
         for statement, answer in zip(statements, answers, strict=True):
@@ -244,8 +246,6 @@ class Linker:
                 counts[str(statement.target)] = answer.total
             else:
                 self._keep_hits(int(statement.target), answer.records)
-        for index, values in enumerate(new):
-            self.asked[index] |= values
         if phones:
             self._ask_phones({full: wanted.phone_terms[full] for full in phones}, counts)
 
@@ -305,7 +305,6 @@ class Linker:
         self._keep_phone_hits(
             {item.object.lower(): answer.records for item, answer in zip(returning, answers, strict=True)}
         )
-        self.settled |= {item.object.lower() for item in returning}
 
     def _keep_phone_hits(self, found: dict[str, list[Record]]) -> None:
         for index, rule in enumerate(self.rules):
@@ -313,10 +312,12 @@ class Linker:
                 self._keep_hits(index, found.get(rule.object.lower(), []))
 
     def _keep_hits(self, index: int, records: list[Record]) -> None:
-        rule = self.rules[index]
+        """Keep the records holding a value asked for (an object read whole holds many others)."""
+        rule, asked = self.rules[index], self.asked[index]
         kept = [record for record in records if _keep(rule, record)]
         for value, by_id in _index(rule, kept, self.linking.default_country_code).items():
-            self.hits[index][value].update(by_id)
+            if value in asked:
+                self.hits[index][value].update(by_id)
 
     # -- matching ---------------------------------------------------------------------------
 
