@@ -225,6 +225,8 @@ class Linker:
             if rule.match is MatchKind.PHONE and rule.object.lower() not in self.settled
             for value in new[index]
         }
+        if not any(new):
+            return  # nothing new to ask: not even the probe
         statements: list[_Statement] = []
         if self.transcripts_existed is None:
             statements.append(_Statement(f"SELECT Id FROM {self.upsert.object_name} LIMIT 1", "probe"))

@@ -390,3 +390,12 @@ def test_phone_objects_are_skipped_when_empty_read_whole_when_small_searched_whe
     monkeypatch.setattr(linking_module, "QUERY_PAGE", 0.001)  # as if each held 1,000 pages of phones
     assert link(client, linking(), visitor) == {0: {"Contact__c": contact}}
     assert calls_of(emulator) == (1, 1)  # one search instead
+
+
+def test_a_batch_with_nothing_to_match_costs_no_call(fresh):
+    emulator, client = fresh
+    records = rows(
+        3, {"Visitor_Email__c": "someone@gmail.com"}, {"Visitor_Phone__c": "12"}
+    )  # blocked, no phone
+    assert link(client, linking(), records) == {0: {}, 1: {}}
+    assert calls_of(emulator) == (0, 0)
