@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from lesync.org.check import check_org, objects_involved
 from lesync.org.metadata import DEFAULT_PERMISSION_SET, metadata_files, write_metadata
 from lesync.pipeline import tasks
 from lesync.pipeline.staging import read_jsonl_gz
+from lesync.salesforce.load_plan import LoadOptions
 from lesync.salesforce.phones import normalise_phone
 
 pytestmark = pytest.mark.e2e
@@ -222,10 +224,12 @@ def test_a_sync_links_each_transcript_as_the_rules_say(integration, emulators):
     assert kinds == set(lookups)  # every rule had work, so the test proves each one
     assert loaded["linked"] == sum(1 for links in seeder.expected.values() if links)
     calls = salesforce.state.calls.snapshot()
-    assert (
-        calls.get("GET /services/data/v{version}/search", 0) <= 3
-    )  # one search per batch for all phone rules
-    assert calls.get("GET /services/data/v{version}/query", 0) <= 8  # a query per email/exact rule + lookups
+    batches = math.ceil(len(rows) / LoadOptions().batch_rows)
+    # the whole load's values in one composite call (probe, phone counts, email and exact rules),
+    # the phone objects read whole or searched once, one lookup read per batch; no GET query
+    assert calls.get("GET /services/data/v{version}/search", 0) <= 1
+    assert calls.get("POST /services/data/v{version}/composite", 0) <= 2 + batches
+    assert calls.get("GET /services/data/v{version}/query", 0) == 0
 
 
 def test_a_rerun_keeps_every_link_and_links_nothing_new(integration, emulators):

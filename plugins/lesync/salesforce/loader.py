@@ -35,7 +35,7 @@ from lesync.contracts import RecordError, SchemaMismatchError
 from lesync.salesforce.client import SalesforceClient
 from lesync.salesforce.describe import DescribeCache
 from lesync.salesforce.files import FAILED, FileOutcome, TranscriptFile, sync_files
-from lesync.salesforce.linking import plan_links
+from lesync.salesforce.linking import Linker
 from lesync.salesforce.load_plan import (
     LoadOptions,
     LoadPlan,
@@ -231,6 +231,10 @@ class _UpsertPass:
             *sorted(plan.header - {self.settings.external_id_field}),
         ]
         self.use_bulk = plan.use_bulk
+        # One linker for the load: the first batch asks about every value the plan saw.
+        self.linker = Linker(
+            self.client, self.options.linking, self.settings, plan.links.values if plan.links else None
+        )
         # Collections records (all of a small load; a large load's rows over the Bulk cap) are
         # gathered across batches, linked first with their batch, and sent in full calls of 200.
         self.direct = CollectionsBatcher(self.client, self.settings)
@@ -293,7 +297,7 @@ class _UpsertPass:
             else:
                 records.append(record_of(row, self.options))
         if self.options.linking.enabled and records:
-            links = plan_links(self.client, self.options.linking, self.settings, records)
+            links = self.linker.plan(records)
             for record in records:
                 key = str(record[self.settings.external_id_field])
                 if key in links:

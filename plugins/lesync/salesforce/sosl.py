@@ -9,8 +9,8 @@ What Salesforce documents and this module keeps to (SOQL and SOSL Reference, "FI
 * a search query over 10,000 characters returns nothing; over 4,000 it loses its logical
   operators and every term is OR'ed ("the AND operator ... will default to the OR operator").
   lesync's searches are ORs of terms and quoted phrases only, so that leaves their meaning as it
-  is: the terms are cut into searches of at most ``SEARCH_QUERY_CHARS`` (9,000, a margin under
-  10,000; a value's terms never split);
+  is: the terms are cut into searches of at most ``SEARCH_QUERY_CHARS`` (the documented 10,000,
+  counted exactly: the terms hold no escapes; a value's terms never split);
 * a search returns at most 2,000 records (API 28.0 on): a search that comes back full may have
   lost matches, so its values are searched again in two halves;
 * the statement travels in the URL like a query, so its encoded size (as requests encodes
@@ -32,8 +32,8 @@ from lesync.salesforce.settings import SOQL_QUERY_BYTES
 
 log = logging.getLogger(__name__)
 
-#: Longer search queries return nothing at 10,000 characters; keep a margin.
-SEARCH_QUERY_CHARS = 9_000
+#: A search query longer than this returns nothing (SOSL Syntax, "FIND {SearchQuery}").
+SEARCH_QUERY_CHARS = 10_000
 #: Records one search returns at most (API 28.0 and later).
 MAX_SEARCH_RESULTS = 2_000
 _JOIN = " OR "

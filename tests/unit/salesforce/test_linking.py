@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import pytest
@@ -12,8 +13,9 @@ from emulator_clients import salesforce_settings
 from lesync.config import LinkingSettings
 from lesync.emulators.salesforce import SalesforceEmulatorConfig, start_salesforce
 from lesync.salesforce import UpsertSettings, build_client
+from lesync.salesforce import linking as linking_module
 from lesync.salesforce import sosl as sosl_module
-from lesync.salesforce.linking import plan_links
+from lesync.salesforce.linking import Linker, LinkEstimate, plan_links
 
 KEY = "LP_Conversation_Id__c"
 _tags = itertools.count(100)
@@ -137,6 +139,7 @@ def test_a_full_search_answer_is_searched_again_in_halves(emulator, client, tag,
         store.create("Contact", {"LastName": "H", "Phone": "({}) {}-{}".format(*p)}).id for p in numbers
     ]
     monkeypatch.setattr(sosl_module, "MAX_SEARCH_RESULTS", 2)
+    monkeypatch.setattr(linking_module, "QUERY_PAGE", 0.001)  # searched, not read whole
     emulator.state.calls.reset()
 
     links = link(
@@ -267,3 +270,132 @@ def test_a_batch_costs_a_few_calls_whatever_its_size(emulator, client, tag):
     assert sum(1 for n in range(2_000) if n % 100 and links[n].get("Lead__c")) == 0  # their numbers differ
     # 1,980 phones searched at ~190 a search; emails in two fields, Leads' emails, order ids, lookups
     assert searches <= 12 and queries <= 25, calls  # 2,000 rows: tens of calls, never thousands
+
+
+# ---- one load: calls as a function of distinct values -----------------------------------------
+
+COMPOSITE = "POST /services/data/v{version}/composite"
+SEARCH = "GET /services/data/v{version}/search"
+
+
+@pytest.fixture(params=["tokens", "digits"])
+def fresh(request, tmp_path):
+    """An org of its own: no transcript yet, no Contact or Lead with a phone."""
+    emu = start_salesforce(SalesforceEmulatorConfig(sosl_phone_search=request.param), data_dir=tmp_path)
+    yield emu, build_client(salesforce_settings(emu))
+    emu.stop()
+
+
+def load_linker(client, settings: LinkingSettings, records: list[dict]) -> Linker:
+    """A linker as the load builds it: its first pass saw every record."""
+    estimate = LinkEstimate(settings, UpsertSettings())
+    for record in records:
+        estimate.add(record)
+    return Linker(client, settings, UpsertSettings(), estimate.values)
+
+
+def calls_of(emulator) -> tuple[int, int]:
+    snapshot = emulator.state.calls.snapshot()
+    emulator.state.calls.reset()
+    return snapshot.get(COMPOSITE, 0), snapshot.get(SEARCH, 0)
+
+
+def test_the_first_batch_asks_about_the_whole_load_and_later_batches_only_match(emulator, client, tag):
+    store = emulator.state.store
+    contacts = [
+        store.create("Contact", {"LastName": f"W{n}", "Email": f"whole{tag}.{n}@corp.example"}).id
+        for n in range(3)
+    ]
+    area = f"4{tag % 100:02d}"
+    lead = store.create("Lead", {"LastName": "P", "Company": "C", "Phone": f"({area}) 555-0007"}).id
+    records = rows(
+        tag,
+        *(
+            {
+                "Visitor_Email__c": f"whole{tag}.{n % 40}@corp.example",
+                "Visitor_Phone__c": f"+1 {area} 555 {n % 100:04d}",
+            }
+            for n in range(1_500)
+        ),
+    )
+    linker = load_linker(client, linking(), records)
+    emulator.state.calls.reset()
+
+    plans = [linker.plan(records[start : start + 500]) for start in (0, 500)]
+    first = calls_of(emulator)
+    plans.append(linker.plan(records[1_000:]))
+    last = calls_of(emulator)
+
+    linked = {**plans[0], **plans[1], **plans[2]}
+    for n, record in enumerate(records):
+        if n % 40 < 3:  # by email, the Contact first
+            expected = {"Contact__c": contacts[n % 40]}
+        else:  # else by phone, the Lead
+            expected = {"Lead__c": lead} if n % 100 == 7 else {}
+        assert linked.get(record[KEY], {}) == expected, n
+    assert last == (1, 0)  # a later batch: only the current lookups of its matched transcripts
+    # two batches: the whole load's emails (one call), its 100 phones read whole or searched (one
+    # call), one lookup read per batch
+    assert sum(first) == 1 + 1 + 2
+
+
+def test_calls_follow_distinct_values_not_rows(fresh, monkeypatch):
+    emulator, client = fresh
+    store = emulator.state.store
+    store.create(
+        "Contact", {"LastName": "Far", "Phone": "+44 20 7946 0000"}
+    )  # one phone: searching is needed
+    monkeypatch.setattr(linking_module, "QUERY_PAGE", 0.001)  # reading whole costs more than searching
+    for distinct_phones in (50, 600):
+        records = [
+            {KEY: f"d{distinct_phones}-{n}", "Visitor_Email__c": f"v{n % 300}@corp.example",
+             "Visitor_Phone__c": f"+1 312-5{n % distinct_phones // 100:02d}-{n % distinct_phones:04d}"}
+            for n in range(3_000)
+        ]  # fmt: skip
+        emulator.state.calls.reset()
+        load_linker(client, linking(), records).plan(records)
+        composite, searches = calls_of(emulator)
+        # 300 emails for two rules, the probe and two counts: one composite call; the phones of both
+        # rules together, 47 characters each, 212 to a search
+        assert composite == 1
+        assert searches == math.ceil(distinct_phones / 212)
+
+
+def test_into_an_empty_transcript_object_no_lookup_is_read(fresh):
+    emulator, client = fresh
+    store = emulator.state.store
+    contact = store.create("Contact", {"LastName": "E", "Email": "empty@corp.example"}).id
+    records = rows(1, {"Visitor_Email__c": "empty@corp.example"})
+
+    assert link(client, linking(), records) == {0: {"Contact__c": contact}}
+    assert calls_of(emulator) == (1, 0)  # probe, statements and counts in one call; no phone: no search
+
+    store.create("Chat_Transcript__c", {KEY: "someone-else"})
+    assert link(client, linking(), records) == {0: {"Contact__c": contact}}
+    assert calls_of(emulator) == (2, 0)  # the object holds a transcript now: lookups are read
+
+
+def test_phone_objects_are_skipped_when_empty_read_whole_when_small_searched_when_large(fresh, monkeypatch):
+    emulator, client = fresh
+    store = emulator.state.store
+    visitor = rows(2, {"Visitor_Phone__c": "+1 212-788-8877"})
+    assert link(client, linking(), visitor) == {0: {}}
+    assert calls_of(emulator) == (1, 0)  # no Contact or Lead holds a phone: nothing to search
+
+    contact = store.create("Contact", {"LastName": "S", "Phone": "(212) 788-8877"}).id
+    store.create("Lead", {"LastName": "T", "Company": "C", "MobilePhone": "+1 646 555 0101"})
+    assert link(client, linking(), visitor) == {0: {"Contact__c": contact}}
+    assert calls_of(emulator) == (2, 0)  # two small objects read whole, side by side, in one call
+
+    monkeypatch.setattr(linking_module, "QUERY_PAGE", 0.001)  # as if each held 1,000 pages of phones
+    assert link(client, linking(), visitor) == {0: {"Contact__c": contact}}
+    assert calls_of(emulator) == (1, 1)  # one search instead
+
+
+def test_a_batch_with_nothing_to_match_costs_no_call(fresh):
+    emulator, client = fresh
+    records = rows(
+        3, {"Visitor_Email__c": "someone@gmail.com"}, {"Visitor_Phone__c": "12"}
+    )  # blocked, no phone
+    assert link(client, linking(), records) == {0: {}, 1: {}}
+    assert calls_of(emulator) == (0, 0)

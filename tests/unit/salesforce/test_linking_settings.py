@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from lesync.config import IntegrationsError, LinkingSettings, load_integrations
@@ -79,20 +81,30 @@ def test_one_lookup_written_by_two_groups_is_refused():
         LinkingSettings(rules=rules)
 
 
-def test_the_estimate_counts_each_rule_and_one_search_for_all_phones():
-    linking = LinkingSettings(enabled=True)
-    estimate = LinkEstimate(linking, UpsertSettings())
-    for n in range(2_000):
+def estimate_for(emails: int, phones: int, batches: int = 1) -> int:
+    estimate = LinkEstimate(LinkingSettings(enabled=True), UpsertSettings())
+    for n in range(max(emails, phones)):
         estimate.add(
             {
                 "LP_Conversation_Id__c": f"id-{n}",
-                "Visitor_Email__c": f"v{n}@corp.example",
-                "Visitor_Phone__c": f"+1 212-555-{n:04d}",
-            }  # fmt: skip
+                "Visitor_Email__c": f"v{n}@corp.example" if n < emails else None,
+                "Visitor_Phone__c": f"+1 212-5{n // 10_000:02d}-{n % 10_000:04d}" if n < phones else None,
+            }
         )
     estimate.add({"LP_Conversation_Id__c": "blocked", "Visitor_Email__c": "x@gmail.com"})
-    calls = estimate.calls(batches=1)
-    # lookups (3), Contact and Lead emails (6 each), phones once for both rules: 47 characters
-    # each, 8,800 a search (12)
-    assert 24 <= calls <= 35
-    assert LinkEstimate(linking, UpsertSettings()).calls(batches=1) == 0
+    return estimate.calls(batches=batches)
+
+
+def test_the_estimate_counts_composite_calls_for_statements_and_searches_for_phones():
+    assert estimate_for(0, 0) == 0
+    # probe + Contact and Lead emails, one statement each: one composite call; one per batch for
+    # the current lookups
+    assert estimate_for(2_000, 0) == 1 + 1
+    assert estimate_for(2_000, 0, batches=10) == 1 + 10
+    # 20,000 emails: 22 characters each in an IN list, 5 statements per rule, 11 statements: 3
+    # composite calls; as if every email matched a record, 9 more pages per rule: 4 calls
+    assert estimate_for(20_000, 0) == 3 + 4 + 1
+    # phones: 47 characters of terms each (with " OR "), 212 to a 10,000-character search, both
+    # rules at once
+    assert estimate_for(0, 2_000) == 1 + math.ceil(2_000 / 212) + 1
+    assert estimate_for(0, 7_000) == 1 + math.ceil(7_000 / 212) + 1

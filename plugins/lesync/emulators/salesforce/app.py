@@ -1,4 +1,5 @@
-"""The Salesforce emulator's FastAPI app: OAuth, REST, Collections, Bulk 2.0, limits, controls.
+"""The Salesforce emulator's FastAPI app: OAuth, REST, Collections, composite queries, Bulk 2.0, limits,
+controls.
 
 Middleware, outermost first: trailing-slash normalization (simple-salesforce adds slashes),
 fault injection and call counting (control.py), then the org gate: session check, request size
@@ -23,6 +24,7 @@ from ..latency import install_latency
 from .auth import JWT_GRANT, OAuthError, basic_credentials, bearer_token
 from .bulk_routes import bulk_router
 from .collections import collections_router
+from .composite import composite_router
 from .errors import SalesforceApiError, error
 from .rest import rest_router, version_dependency, versions_router
 from .sosl import search_router
@@ -203,6 +205,7 @@ def create_app(state: SalesforceState) -> FastAPI:
         bulk_router(state),
         rest_router(state),
         search_router(state, version_dependency(state)),
+        composite_router(state, version_dependency(state)),
         control_router(state),
     ):
         app.include_router(router)
