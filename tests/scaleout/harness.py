@@ -151,6 +151,7 @@ class EmulatorOptions:
     days: float = 3
     seed: int = 7
     now: str | None = None  # ISO-8601 with offset; default the current minute
+    latency: str = "none"  # none, realistic or a YAML profile (lesync.emulators.latency)
 
 
 def emulator_connections(info: Mapping[str, Any]) -> dict[str, str]:
@@ -718,6 +719,8 @@ def _start_emulators(cluster: Cluster, options: EmulatorOptions) -> dict[str, An
         str(options.days),
         "--seed",
         str(options.seed),
+        "--latency",
+        str(options.latency),
     ]
     if options.now:
         argv += ["--now", options.now]
