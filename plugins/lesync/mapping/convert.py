@@ -159,12 +159,23 @@ def format_transcript_time(value: Any) -> str | None:
         if instant is None:
             return None
         seconds = instant[0]
-    day, second_of_day = divmod(seconds, 86400)
+    minute, second = divmod(seconds, 60)
+    prefix = _minute_text(minute)
+    return None if prefix is None else prefix + _SECOND_TEXT[second]
+
+
+_SECOND_TEXT = tuple(f"{second:02d} UTC" for second in range(60))
+
+
+@lru_cache(maxsize=8192)
+def _minute_text(minute: int) -> str | None:
+    """``YYYY-MM-DD HH:MM:`` of a minute since 1970 (cached: a transcript's lines share minutes)."""
+    day, minute_of_day = divmod(minute, 1440)
     date = _day_text(day)
     if date is None:
         return None
-    hours, rest = divmod(second_of_day, 3600)
-    return f"{date} {hours:02d}:{rest // 60:02d}:{rest % 60:02d} UTC"
+    hours, minutes = divmod(minute_of_day, 60)
+    return f"{date} {hours:02d}:{minutes:02d}:"
 
 
 @lru_cache(maxsize=4096)

@@ -161,6 +161,9 @@ def compile_path(path: str) -> Getter:
 
 
 def _chain(steps: tuple[Step, ...]) -> Getter:
+    if len(steps) == 1:
+        return _guarded_step(steps[0])
+
     def getter(record: Any) -> Any:
         node = record
         try:
@@ -171,6 +174,18 @@ def _chain(steps: tuple[Step, ...]) -> Getter:
         except Exception:  # a getter must never break a run; unknown shapes mean "missing"
             return None
         return node
+
+    return getter
+
+
+def _guarded_step(step: Step) -> Getter:
+    """A one-step path (most of the catalog's) without the loop."""
+
+    def getter(record: Any) -> Any:
+        try:
+            return step(record)
+        except Exception:  # as in _chain
+            return None
 
     return getter
 
@@ -204,7 +219,8 @@ def _key_step(name: str, previous_key: str | None) -> Step:
     def step(node: Any) -> Any:
         kind = type(node)
         if kind is dict:
-            return _lookup(node, name, previous_key)
+            value = node.get(name)  # the usual case, without the variants' call
+            return value if value is not None else _lookup(node, name, previous_key)
         if kind is list:
             for item in node:
                 if type(item) is dict:

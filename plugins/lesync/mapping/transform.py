@@ -20,12 +20,22 @@ and the mapped fields the policy's scope names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from lesync.contracts import RecordError
-from lesync.mapping.convert import ConversionError, is_empty, to_string
-from lesync.mapping.limits import FieldMeta, FieldsMeta, FieldValueError, clean_text, fit_value, split_text
+from lesync.mapping.convert import EMPTY_STRINGS, ConversionError, is_empty, to_string
+from lesync.mapping.limits import (
+    FieldMeta,
+    FieldsMeta,
+    FieldValueError,
+    clean_text,
+    fit_value,
+    fitter,
+    split_text,
+)
+from lesync.mapping.paths import Getter
 from lesync.mapping.spec import CompiledEntry, CompiledMapping, TranscriptSettings
 from lesync.mapping.transcript import render
 
@@ -105,43 +115,100 @@ def transform_record(
         row.error(spec.external_id_field, "MISSING_ID", f"the record has no info.{ID_PATHS[channel]}")
     if spec.channel_field:
         _put(row, spec.channel_field.field, spec.channel_field.values.get(channel, channel), fields_meta)
-    redacting = spec.redacted_targets
-    text_redactor = spec.redactor
-    for entry in spec.entries:
-        value = _entry_value(row, record, entry, channel)
-        if value is _FAILED:
-            continue
-        if value is None:
-            if entry.clear_when_empty:
-                _clear(row, entry.target, fields_meta)
-            continue
-        if text_redactor is not None and entry.target in redacting:
-            value = text_redactor.value(value)
-        _put(row, entry.target, value, fields_meta)
+    for slot in _slots(spec, fields_meta)[channel]:
+        value = slot.get(record) if slot.get is not None else None
+        if _empty(value):
+            value = slot.default
+            if value is None:
+                if slot.entry.clear_when_empty:
+                    _clear(row, slot.entry.target, fields_meta)
+                continue
+        if slot.entry.converter is not None:
+            try:
+                value = slot.entry.converter(value)
+            except ConversionError as error:
+                row.error(slot.entry.target, error.code, f"{slot.entry.target}: {error}")
+                continue
+            if _empty(value):
+                if slot.entry.clear_when_empty:
+                    _clear(row, slot.entry.target, fields_meta)
+                continue
+        if slot.redact is not None:
+            value = slot.redact(value)
+        _fit(row, slot, value)
     if spec.transcript:
         _add_transcript(row, record, spec, fields_meta)
     return row
 
 
-_FAILED = object()  # a value that could not be converted (the row already says why)
+def _empty(value: Any) -> bool:
+    """``convert.is_empty``, with the common answers first (it runs for every mapped value)."""
+    if value is None:
+        return True
+    kind = type(value)
+    if kind is str:
+        return value.strip() in EMPTY_STRINGS
+    return (kind is list or kind is dict) and not value
 
 
-def _entry_value(row: TransformedRow, record: dict, entry: CompiledEntry, channel: str) -> Any:
-    """The entry's value, converted; None when empty, ``_FAILED`` when it cannot be converted."""
-    getter = entry.getters[channel]
-    value = getter(record) if getter is not None else None
-    if is_empty(value):
-        value = entry.default
-        if is_empty(value):
-            return None
-    if entry.converter is None:
-        return value
+class _Slot(NamedTuple):
+    """One mapped entry resolved for one channel and one describe: done once per run, not per record."""
+
+    entry: CompiledEntry
+    get: Getter | None
+    default: Any  # None when the entry's default is empty
+    redact: Callable[[Any], Any] | None
+    fit: Callable[[Any], Any] | None  # None: no describe, the value goes as it is
+    missing: bool  # the target is not on the object
+
+
+def _slots(spec: CompiledMapping, fields_meta: FieldsMeta | None) -> dict[str, tuple[_Slot, ...]]:
+    """``{channel: slots}`` of the last mapping and describe seen (a run has one of each)."""
+    global _LAST_SLOTS
+    last_spec, last_meta, slots = _LAST_SLOTS
+    if last_spec is not spec or last_meta is not fields_meta:
+        slots = {
+            channel: tuple(_slot(entry, channel, spec, fields_meta) for entry in spec.entries)
+            for channel in ID_PATHS
+        }
+        _LAST_SLOTS = (spec, fields_meta, slots)
+    return slots
+
+
+def _slot(entry: CompiledEntry, channel: str, spec: CompiledMapping, fields_meta: FieldsMeta | None) -> _Slot:
+    meta = fields_meta.get(entry.target) if fields_meta is not None else None
+    redacting = spec.redactor is not None and entry.target in spec.redacted_targets
+    return _Slot(
+        entry=entry,
+        get=entry.getters[channel],
+        default=None if is_empty(entry.default) else entry.default,
+        redact=spec.redactor.value if redacting and spec.redactor is not None else None,
+        fit=fitter(meta) if meta is not None else None,
+        missing=fields_meta is not None and meta is None,
+    )
+
+
+_LAST_SLOTS: tuple[Any, Any, dict[str, tuple[_Slot, ...]]] = (None, None, {})
+
+
+def _fit(row: TransformedRow, slot: _Slot, value: Any) -> None:
+    """``_put`` with the field's metadata resolved in advance."""
+    name = slot.entry.target
+    if slot.fit is None:
+        if slot.missing:
+            row.error(
+                name, "INVALID_FIELD", f"{name} does not exist on the object (check the mapping's target)"
+            )
+        else:
+            row.fields[name] = value
+        return
     try:
-        value = entry.converter(value)
-    except ConversionError as error:
-        row.error(entry.target, error.code, f"{entry.target}: {error}")
-        return _FAILED
-    return None if is_empty(value) else value
+        fitted = slot.fit(value)
+    except FieldValueError as error:
+        row.error(name, error.code, str(error))
+        return
+    if not _empty(fitted):
+        row.fields[name] = fitted
 
 
 def _clear(row: TransformedRow, name: str, fields_meta: FieldsMeta | None) -> None:

@@ -18,7 +18,6 @@ Raw files are gzip JSON lines of untouched records, named ``chat-*.jsonl.gz`` or
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import os
@@ -27,11 +26,12 @@ from json.decoder import scanstring
 from typing import Any
 
 from lesync.contracts import CHANNELS
+from lesync.json_codec import decode
 from lesync.mapping.convert import _EPOCH_MS_THRESHOLD, parse_instant
 from lesync.mapping.limits import FieldsMeta
 from lesync.mapping.spec import CompiledMapping
 from lesync.mapping.transform import conversation_id, detect_channel, transform_record
-from lesync.pipeline.staging import JsonlGzWriter, as_path
+from lesync.pipeline.staging import JsonlGzWriter, as_path, gz_lines
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def _millis(value: Any) -> int:
 def _lines(paths: list[Any]) -> Iterator[tuple[Position, bytes]]:
     """``(position, undecoded line)`` for every non-blank line of every raw file."""
     for file_index, path in enumerate(paths):
-        with as_path(path).open("rb") as raw, gzip.open(raw, "rb") as lines:
+        with gz_lines(path) as lines:
             line_index = 0
             for line in lines:
                 if line.isspace():
@@ -162,7 +162,7 @@ def _lines(paths: list[Any]) -> Iterator[tuple[Position, bytes]]:
 
 
 def _decode(line: bytes) -> Any:
-    return json.loads(line.decode("utf-8"))
+    return decode(line)
 
 
 def _heads(paths: list[Any], channels: list[str | None]) -> Iterator[tuple[Position, dict, str | None]]:

@@ -85,6 +85,17 @@ def test_truncated_json_body_counts_as_dropped_connection(fake, mocker, client, 
     assert clock.sleeps == [5]
 
 
+def test_a_page_in_a_declared_charset_other_than_utf8_is_read_in_it(fake, mocker, client):
+    """Pages decode with msgspec (UTF-8); what it cannot read, requests reads as declared."""
+    import json
+
+    page = ok_page(1)
+    page["interactionHistoryRecords"][0]["info"]["agentFullName"] = "Ren\u00e9e"
+    body = json.dumps(page, ensure_ascii=False).encode("latin-1")
+    mocker.post(CHAT_SEARCH, content=body, headers={"Content-Type": "application/json; charset=ISO-8859-1"})
+    assert read_all(client)[0]["info"]["agentFullName"] == "Ren\u00e9e"
+
+
 def test_gives_up_after_max_attempts_with_one_line(fake, mocker, make_settings, clock):
     mocker.post(CHAT_SEARCH, status_code=503, json={"message": "down"})
     client = LivePersonClient(make_settings(max_attempts=3))

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
 from lpexamples import chat_surveys, messaging
 
+from lesync.mapping.convert import format_transcript_time
 from lesync.mapping.transcript import html_to_text, render_chat, render_messaging, summarise_rich_content
 
 
@@ -156,3 +160,14 @@ def test_rendering_odd_records_never_raises_and_is_deterministic():
         render_messaging({"messageRecords": [{"type": "WEIRD", "messageData": {}, "sentBy": "Agent"}]})
         == "[time unknown] Agent: [weird]"
     )
+
+
+EPOCH_MILLIS = st.integers(100_000_000_000, 10**13) | st.integers(-(10**12), -100_000_000_000)
+
+
+@given(EPOCH_MILLIS, st.booleans())
+def test_line_times_read_as_the_calendar_says(millis, as_text):
+    """Stamps are cached by minute; any instant, in either spelling, reads as datetime prints it."""
+    moment = datetime.fromtimestamp(millis // 1000, UTC)
+    value = moment.strftime("%Y-%m-%d %H:%M:%S.000+0000") if as_text else millis
+    assert format_transcript_time(value) == moment.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -239,3 +239,18 @@ def test_open_chat_is_open():
     row = row_of(record, "chat")
     assert row["status"] == "open"
     assert row["fields"]["Status__c"] == "Open"
+
+
+def test_each_describe_fits_its_own_fields_when_they_alternate():
+    """Entries are resolved once per mapping and describe: a second org (or none) is its own."""
+    import dataclasses
+
+    org = org_fields()
+    narrow = {**org, "Agent_Name__c": dataclasses.replace(org["Agent_Name__c"], length=8)}
+    mapping = default_mapping()
+    names = [
+        row_of(chat_surveys(), "chat", mapping, meta)["fields"]["Agent_Name__c"]
+        for meta in (org, narrow, None, org)
+    ]
+    assert names[0] == names[2] == names[3] == "liorr@liveperson.com"
+    assert names[1] != names[0] and len(names[1]) <= 8
