@@ -3,7 +3,8 @@
 Plain Python, callable without Airflow, and thin: it reads the transform's staged rows (gzip JSON
 lines), hands them to the Salesforce side's ``TranscriptLoader`` (which knows batching, Bulk and
 Collections, linking, files and the API budget), writes every failure to
-``<out_dir>/failed-<n>.jsonl.gz`` and returns the counts as a ``LoadResult`` for XCom.
+``<out_dir>/<failures_name>-<n>.jsonl.gz`` (a run's shard ``NNN`` writes ``failed-NNN-<n>``) and
+returns the counts as a ``LoadResult`` for XCom.
 
 Per-record errors the transform staged are read here, in one place (``transform_errors``), into
 the one ``RecordError`` shape, whichever of the two staged shapes a row carries.

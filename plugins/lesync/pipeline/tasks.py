@@ -205,13 +205,21 @@ def _describe(
     integration: Integration, run_id: str, client: Any, object_name: str
 ) -> tuple[dict[str, Any], int]:
     """The object's describe and the Salesforce calls it took: the one plan fetched for this run
-    (no call, no login), else a new call."""
-    found = _run_describes(integration, run_id).get(object_name)
-    if found:
-        return found, 0
+    (no call, no login), else a new call, kept for the run's other tasks (when no plan ran:
+    benchmarks, tests)."""
+    import json
+
+    known = _run_describes(integration, run_id)
+    if object_name in known:
+        return known[object_name], 0
     client = client or salesforce_client(integration)
     before = client.api_calls
     described = client.describe(object_name)
+    path = run_dir(integration, run_id) / "describe.json"
+    partial = path.parent / ".describe.json.partial"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_text(json.dumps({**known, object_name: described}))
+    partial.rename(path)  # whole or not at all: a shard's load may read it meanwhile
     return described, client.api_calls - before
 
 
