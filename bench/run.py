@@ -289,9 +289,10 @@ def merged_stages(results: list[dict[str, Any]]) -> dict[str, Any]:
     for key, value in results[0].items():
         values = [result.get(key) for result in results]
         if isinstance(value, dict):
-            merged[key] = merged_stages(values)
+            merged[key] = merged_stages([v or {} for v in values])
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            merged[key] = max(values) if "rss" in key else round(sum(values), 3)
+            numbers = [v for v in values if isinstance(v, int | float)]
+            merged[key] = max(numbers) if "rss" in key else round(sum(numbers), 3)
         else:
             merged[key] = value
     return merged
