@@ -199,14 +199,13 @@ def run_pipeline(
             prof("extract"),
         )
         raw_paths = results["extract"]["paths"]
+        extracted = results["extract"].pop("extracted")
+        if args.sharded:
+            results.update(run_shards(extracted, {**common, **staging}, workdir, emulators))
+            return results
         results["transform"] = run_stage(
             "transform",
-            {
-                **common,
-                **staging,
-                "salesforce": emulators.sf["ours"],
-                "extracted": results["extract"].pop("extracted"),
-            },
+            {**common, **staging, "salesforce": emulators.sf["ours"], "work": extracted},
             workdir,
             emulators,
             prof("transform"),
@@ -253,6 +252,50 @@ def run_pipeline(
     finally:
         emulators.stop()
     return results
+
+
+def run_shards(
+    extracted: list[dict[str, Any]], cfg: dict[str, Any], workdir: Path, emulators: Emulators
+) -> dict[str, Any]:
+    """As the DAG runs it: the shard task, then each shard's transform and load in its own process
+    (a mapped task instance each); ``transform`` and ``load`` add the shards up (peaks: the
+    largest), ``per_shard`` keeps each."""
+    sf = {**cfg, "salesforce": emulators.sf["ours"]}
+    planned = run_stage("shard", {**cfg, "extracted": extracted}, workdir, emulators)
+    transforms, loads = [], []
+    for work in planned["shards"]:
+        transforms.append(run_stage("transform", {**sf, "work": work}, workdir, emulators))
+        transformed = transforms[-1].pop("transformed")
+        loads.append(run_stage("load", {**sf, "transformed": transformed}, workdir, emulators))
+    return {
+        "shard": planned,
+        "transform": merged_stages(transforms),
+        "load": merged_stages(loads),
+        "per_shard": [
+            {
+                "rows": t["rows"],
+                "transform_peak_rss_mb": t["peak_rss_mb"],
+                "load_peak_rss_mb": ld["peak_rss_mb"],
+                "load_salesforce_calls": ld["emulator_calls"]["ours"],
+            }
+            for t, ld in zip(transforms, loads, strict=True)
+        ],
+    }
+
+
+def merged_stages(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of one stage as one: numbers added up, RSS the largest, the rest the first's."""
+    merged: dict[str, Any] = {}
+    for key, value in results[0].items():
+        values = [result.get(key) for result in results]
+        if isinstance(value, dict):
+            merged[key] = merged_stages([v or {} for v in values])
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            numbers = [v for v in values if isinstance(v, int | float)]
+            merged[key] = max(numbers) if "rss" in key else round(sum(numbers), 3)
+        else:
+            merged[key] = value
+    return merged
 
 
 # ---- summary -----------------------------------------------------------------------------------
@@ -523,13 +566,14 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             "**Peak RSS as N grows** (MB; each stage in its own process; RSS after imports in brackets)",
             "",
-            "| N | extract | transform | load | conv/s end to end |",
-            "|---:|---:|---:|---:|---:|",
+            "| N | extract | shard (shards) | transform | load | conv/s end to end |",
+            "|---:|---:|---:|---:|---:|---:|",
         ]
         for point in report["sweep"]:
+            shard = f"{fmt(point['shard'], 0)} ({point['shards']})" if "shard" in point else "-"
             out.append(
                 f"| {point['n']:,} | {fmt(point['extract'], 0)} ({fmt(point['extract_before'], 0)}) "
-                f"| {fmt(point['transform'], 0)} ({fmt(point['transform_before'], 0)}) "
+                f"| {shard} | {fmt(point['transform'], 0)} ({fmt(point['transform_before'], 0)}) "
                 f"| {fmt(point['load'], 0)} ({fmt(point['load_before'], 0)}) "
                 f"| {fmt(point['conv_per_s'], 0)} |"
             )
@@ -568,6 +612,9 @@ def time_breakdown(r: dict[str, Any]) -> list[str]:
 
 def sweep_point(results: dict[str, Any]) -> dict[str, Any]:
     point = {"n": results["transform"]["rows"]}
+    if "shard" in results:
+        point["shard"] = results["shard"]["peak_rss_mb"]
+        point["shards"] = len(results["per_shard"])
     for stage in ("extract", "transform", "load"):
         point[stage] = results[stage]["peak_rss_mb"]
         point[f"{stage}_before"] = results[stage]["rss_before_mb"]
@@ -661,6 +708,12 @@ def main(argv: list[str] | None = None) -> int:
         "--sweep", default="", help="also run our pipeline alone at these N, e.g. 5000,20000,50000"
     )
     parser.add_argument(
+        "--sharded",
+        action="store_true",
+        help="run our pipeline as the DAG does: a shard stage, then transform and load per shard of "
+        "limits.shard_rows, each in its own process (with --skip-baselines)",
+    )
+    parser.add_argument(
         "--profile",
         choices=("extract", "transform", "load"),
         default=None,
@@ -682,6 +735,8 @@ def main(argv: list[str] | None = None) -> int:
         help="only re-render the table of an earlier JSON results file (no run)",
     )
     args = parser.parse_args(argv)
+    if args.sharded and not args.skip_baselines:
+        parser.error("--sharded compares shards with one shard: give --skip-baselines too")
     latency = latency_name(args.latency)
     if args.naive_sample is None:
         args.naive_sample = NAIVE_SAMPLE["none" if latency == "none" else "latency"]

@@ -122,8 +122,20 @@ def stage_extract(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
     }
 
 
+def stage_shard(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
+    """tasks.shard: the newest copy of each conversation for the run, shards of limits.shard_rows."""
+    from lesync.pipeline import tasks
+
+    with timer:
+        planned = tasks.shard(_integration(cfg), cfg["extracted"], RUN_ID)
+    return {"shards": planned, "rows": sum(one["rows"] for one in planned)}
+
+
 def stage_transform(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
-    """tasks.transform: the org's describe for field limits, then transform_files (timed alone too)."""
+    """tasks.transform of one shard, or of the whole run (given the extract results): the org's
+    describe for field limits, then the dedupe (``plan_shards``, when the whole run) and
+    ``transform_shard``, timed alone too as ``transform_files_*`` (what one call did before shards)."""
+    import lesync.pipeline.shards
     import lesync.pipeline.transform
     from lesync.pipeline import tasks
     from lesync.salesforce import build_client
@@ -131,8 +143,12 @@ def stage_transform(cfg: dict[str, Any], timer: Timer) -> dict[str, Any]:
     integ = _integration(cfg)
     client = build_client(salesforce_settings(cfg["salesforce"]))
     only = Timer()
-    with timer, timed(lesync.pipeline.transform, "transform_files", only):
-        transformed = tasks.transform(integ, cfg["extracted"], RUN_ID, client=client)
+    with (
+        timer,
+        timed(lesync.pipeline.transform, "transform_shard", only),
+        timed(lesync.pipeline.shards, "plan_shards", only),
+    ):
+        transformed = tasks.transform(integ, cfg["work"], RUN_ID, client=client)
     return {
         **transformed,
         "transformed": transformed,  # the load stage's input, as XCom would carry it
@@ -399,6 +415,7 @@ PIPELINE_MODULES = (
 )
 PREIMPORT = {
     "extract": PIPELINE_MODULES,
+    "shard": PIPELINE_MODULES,
     "transform": PIPELINE_MODULES,
     "load": PIPELINE_MODULES,
     "floor": PIPELINE_MODULES,
@@ -412,6 +429,7 @@ PREIMPORT = {
 
 STAGES = {
     "extract": stage_extract,
+    "shard": stage_shard,
     "transform": stage_transform,
     "load": stage_load,
     "floor": stage_floor,

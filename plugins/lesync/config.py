@@ -316,6 +316,13 @@ class LimitSettings(_Settings):
         description="Bulk API 2.0 jobs (~10,000 rows, ~14 API calls each) one load keeps in flight "
         "at once; 1 runs them one after another.",
     )
+    shard_rows: int = Field(
+        20_000,
+        ge=1,
+        description="A run's transform and load are cut into shards of about this many conversations "
+        "(whole raw files of up to 5,000), each a mapped task that any worker takes: two Bulk jobs of "
+        "10,000 rows per shard load, and a run of up to this many stays one shard.",
+    )
     salesforce_concurrency: int = Field(
         2,
         ge=1,

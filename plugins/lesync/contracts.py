@@ -125,7 +125,7 @@ class ExtractResult(XComResult):
 
 @dataclass
 class TransformResult(XComResult):
-    """The staged rows of a run and what became of the records read."""
+    """The staged rows of a run's shard and what became of the records read."""
 
     rows_path: str
     rows: int
@@ -135,6 +135,8 @@ class TransformResult(XComResult):
     duplicates: int = 0
     unrecognised: int = 0
     salesforce_calls: int = 0
+    #: The shard (``000``...) these rows are; its load names its files after it.
+    shard: str = ""
 
 
 @dataclass

@@ -37,6 +37,8 @@ SCHEDULED_KINDS = ("periodic", "daily", "incremental")
 #: Mapped extract tasks show as "chat 000", "messaging 001", "chat conversation" in the UI
 #: (the task puts ``extract_label`` into its context, Airflow's documented way for TaskFlow).
 EXTRACT_LABEL = "{{ extract_label }}"
+#: Mapped transforms and loads show as their shard: "shard 2: chat 2026-11-03..chat 2026-11-05".
+SHARD_LABEL = "{{ shard_label }}"
 
 
 def liveperson_pool(integration: str) -> str:
@@ -189,9 +191,9 @@ def _build(integration: Integration, kind: str, doc_md: str | None) -> DAG:
 
 
 def _wire(integration: Integration, kind: str) -> None:
-    """plan -> extract (mapped) -> transform -> load -> reconcile -> report, cleanup whatever
-    happened. Replays and Sync Chat have no window to reconcile; a reconcile run loads only what
-    it finds missing (when asked to heal)."""
+    """plan -> extract (mapped over units) -> shard -> transform, load (mapped over shards) ->
+    reconcile -> report, cleanup whatever happened. Replays and Sync Chat have no window to
+    reconcile; a reconcile run loads only what it finds missing (when asked to heal)."""
     name = integration.name
 
     @task(retries=0)
@@ -212,12 +214,20 @@ def _wire(integration: Integration, kind: str) -> None:
 
     @task
     @fail_fast
-    def transform(extracted: list[dict], run_id: str | None = None) -> dict:
-        return tasks.transform(_integration(name), all_results(extracted), run_id)
+    def shard(extracted: list[dict], run_id: str | None = None) -> list[dict]:
+        return tasks.shard(_integration(name), all_results(extracted), run_id)
 
-    @task(pool=salesforce_pool(name))
+    @task(map_index_template=SHARD_LABEL)
+    @fail_fast
+    def transform(work: dict, run_id: str | None = None) -> dict:
+        _label_shard(work)
+        return tasks.transform(_integration(name), work, run_id)
+
+    # The pool (slots = limits.salesforce_concurrency) bounds the shard loads writing at once.
+    @task(pool=salesforce_pool(name), map_index_template=SHARD_LABEL)
     @fail_fast
     def load(transformed: dict, run_id: str | None = None, ti: Any = None) -> dict:
+        _label_shard(transformed)
         attempt = getattr(ti, "try_number", 1) or 1
         return tasks.load(_integration(name), transformed, run_id, kind=kind, attempt=attempt)
 
@@ -233,17 +243,17 @@ def _wire(integration: Integration, kind: str) -> None:
     @fail_fast
     def report(
         extracted: list[dict],
-        transformed: dict,
-        loaded: dict,
+        transformed: list[dict],
+        loaded: list[dict] | dict,
         verdict: dict | None,
         run_id: str | None = None,
     ) -> dict:
         integration = _integration(name)
-        if kind == "incremental":  # the high-water mark moves here, once the run's work is done
-            return tasks.report_incremental(
-                integration, all_results(extracted), transformed, loaded, run_id, verdict
-            )
-        return tasks.report(integration, kind, all_results(extracted), transformed, loaded, run_id, verdict)
+        units, rows = all_results(extracted), all_results(transformed)
+        done = loaded if isinstance(loaded, dict) else all_results(loaded)
+        if kind == "incremental":  # the mark moves here, once every shard's work is done
+            return tasks.report_incremental(integration, units, rows, done, run_id, verdict)
+        return tasks.report(integration, kind, units, rows, done, run_id, verdict)
 
     @task(retries=0)
     def cleanup(run_id: str | None = None) -> list[str]:
@@ -252,13 +262,13 @@ def _wire(integration: Integration, kind: str) -> None:
 
     units = plan()
     extracted = extract.expand(unit=units)
-    transformed = transform(extracted)
+    transformed = transform.expand(work=shard(extracted))
     if kind == "reconcile":
         verdict = reconcile(units)
         transformed >> verdict
         done = report(extracted, transformed, tasks.EMPTY_LOAD, verdict)
     else:
-        loaded = load(transformed)
+        loaded = load.expand(transformed=transformed)
         verdict = (
             reconcile(units) if kind in tasks.WINDOW_KINDS and integration.operations.reconcile else None
         )
@@ -269,9 +279,15 @@ def _wire(integration: Integration, kind: str) -> None:
 
 
 def all_results(mapped: Sequence[dict]) -> list[dict]:
-    """Every mapped extract's result in one request (a slice). Iterating Airflow's lazy sequence
-    instead asks for one item past the end and logs that 404 as ``[error] XCom not found``."""
+    """Every mapped task's result (extracts, shards) in one request (a slice). Iterating Airflow's
+    lazy sequence instead asks for one item past the end and logs that 404 as ``[error] XCom not found``."""
     return list(mapped[:])
+
+
+def _label_shard(work: dict) -> None:
+    from airflow.sdk import get_current_context
+
+    get_current_context()["shard_label"] = tasks.shard_label(work)
 
 
 def fail_fast(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,7 +11,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from lesync.config import load_integrations
-from lesync.factory import EXTRACT_LABEL, dag_id, liveperson_pool, salesforce_pool
+from lesync.factory import EXTRACT_LABEL, SHARD_LABEL, dag_id, liveperson_pool, salesforce_pool
 from lesync.pipeline.plan import stable_minute
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -51,10 +51,10 @@ def test_dag_shape(dagbag, kind):
     assert dag.doc_md and "lesync" in dag.doc_md
     assert dag.catchup is False
     expected = {
-        "reconcile": ["plan", "extract", "transform", "reconcile", "report"],
-        "replay": ["plan", "extract", "transform", "load", "report"],
-        "conversation": ["plan", "extract", "transform", "load", "report"],
-    }.get(kind, ["plan", "extract", "transform", "load", "reconcile", "report"])
+        "reconcile": ["plan", "extract", "shard", "transform", "reconcile", "report"],
+        "replay": ["plan", "extract", "shard", "transform", "load", "report"],
+        "conversation": ["plan", "extract", "shard", "transform", "load", "report"],
+    }.get(kind, ["plan", "extract", "shard", "transform", "load", "reconcile", "report"])
     assert [t.task_id for t in dag.topological_sort()][: len(expected)] == expected
     extract = dag.get_task("extract")
     writer = dag.get_task("reconcile" if kind == "reconcile" else "load")
@@ -62,6 +62,9 @@ def test_dag_shape(dagbag, kind):
     # The pool is the one concurrency limit (limits.liveperson_concurrency = its slots).
     assert extract.max_active_tis_per_dagrun is None
     assert extract.map_index_template == EXTRACT_LABEL
+    assert dag.get_task("transform").map_index_template == SHARD_LABEL
+    if kind != "reconcile":
+        assert dag.get_task("load").map_index_template == SHARD_LABEL
     assert extract.retries == 3 and extract.retry_exponential_backoff
     assert dag.get_task("report").retries == 0
     cleanup = dag.get_task("cleanup")

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 from harness import REPO, Cluster, EmulatorOptions, start_cluster
 
 MANUAL_DAG = REPO / "dags" / "manual.py"
@@ -27,6 +29,7 @@ INTEGRATION = "demo"
 CONVERSATIONS = 60
 DAYS = 3
 RUN_TIMEOUT = 200
+SHARD_ROWS = 10
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.slow]
 
@@ -64,6 +67,18 @@ def run_and_check_spread(cluster: Cluster, dag_id: str, conf: dict, mapped_task:
     return tis
 
 
+def small_shards(folder: Path) -> Path:
+    """include/ with the demo integration's ``limits.shard_rows`` at SHARD_ROWS, so the seeded
+    conversations make several shards (mapped transform and load instances)."""
+    shutil.copytree(REPO / "include" / "mappings", folder / "mappings")
+    document = yaml.safe_load((REPO / "include" / "integrations.yaml").read_text())
+    for entry in document["integrations"]:
+        entry.setdefault("limits", {})["shard_rows"] = SHARD_ROWS
+    path = folder / "integrations.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
 @pytest.mark.skipif(not MANUAL_DAG.exists(), reason="dags/manual.py not yet present")
 def test_manual_backfill_spreads_over_two_celery_workers(scaleout_services, tmp_path):
     cluster = start_cluster(
@@ -73,12 +88,18 @@ def test_manual_backfill_spreads_over_two_celery_workers(scaleout_services, tmp_
         emulators=EmulatorOptions(conversations=CONVERSATIONS, days=DAYS),
         # 4 LivePerson slots = both workers' slots: the DAG's own per-run cap decides, not the pool.
         pools={f"lesync_{INTEGRATION}_liveperson": 4, f"lesync_{INTEGRATION}_salesforce": 2},
+        extra_env={"LESYNC_INTEGRATIONS_FILE": str(small_shards(tmp_path / "include"))},
         root=tmp_path / "cluster",
     )
     with cluster:
         summary = cluster.emulator_info["liveperson"]["summary"]
         start, end = seeded_window(summary)
-        run_and_check_spread(cluster, DAG_ID, {"start": start, "end": end}, "extract")
+        tis = run_and_check_spread(cluster, DAG_ID, {"start": start, "end": end}, "extract")
+        for task_id in ("transform", "load"):
+            shards = [ti for ti in tis if ti["task_id"] == task_id]
+            assert len(shards) > 1 and all(ti["state"] == "success" for ti in shards), shards
+            assert all(str(ti.get("rendered_map_index") or "").startswith("shard ") for ti in shards)
+            print(f"{len(shards)} {task_id} instances on {dict(Counter(ti['hostname'] for ti in shards))}")
 
         rows = transcripts(cluster)
         ids = Counter(row["LP_Conversation_Id__c"] for row in rows)

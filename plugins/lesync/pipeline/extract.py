@@ -2,8 +2,9 @@
 
 Records are written untouched, as gzip JSON lines, ``<out_dir>/<channel>-<slice>-<part>.jsonl.gz``
 (the transform stage globs on the ``chat-`` / ``messaging-`` prefix), rolling to a new part every
-5,000 records. Only paths and counts are returned (XCom-sized); records stream from the API to
-disk, so memory holds one page plus the ids seen, whatever the window size.
+5,000 records, each with its small index in ``<out_dir>/index/`` (``lesync.pipeline.shards``).
+Only paths and counts are returned (XCom-sized); records stream from the API to disk, so memory
+holds one page plus the ids seen, whatever the window size.
 
 Each function returns an ``ExtractResult`` (``lesync.contracts``); ``.as_xcom()`` makes the
 XCom dict. A partial record LivePerson would not give whole is staged with its
@@ -22,7 +23,9 @@ from lesync.contracts import CHANNELS, ExtractResult
 from lesync.liveperson.client import LivePersonClient
 from lesync.liveperson.errors import ConversationNotEndedError, ConversationNotFoundError
 from lesync.liveperson.messaging import is_open
+from lesync.pipeline.shards import index_entry, index_path
 from lesync.pipeline.staging import JsonlGzWriter, as_path, safe_name
+from lesync.pipeline.transform import channel_from_name
 from lesync.window import validate_window
 
 log = logging.getLogger(__name__)
@@ -154,19 +157,23 @@ def ended_conversation(
 def stage_records(records: Iterable[dict[str, Any]], out_dir: Any, prefix: str) -> tuple[list[str], int]:
     """Write records into ``<prefix>-0000.jsonl.gz``, ``-0001``... of ``RECORDS_PER_PART`` each.
 
-    Parts left by an earlier attempt of the same slice are removed first, so a retried task never
-    leaves a stale extra part behind.
+    Each part gets its index (``lesync.pipeline.shards``: per record its dedupe key and version,
+    taken now that the record is decoded anyway), so the run's dedupe need not read the parts.
+    Parts and indexes left by an earlier attempt of the same slice are removed first, so a retried
+    task never leaves a stale extra part, or an index of another part, behind.
     """
     folder = as_path(out_dir)
     _remove_old_parts(folder, prefix)
+    channel = channel_from_name(prefix)
     paths: list[str] = []
     total = 0
     iterator = iter(records)
     for part, chunk in enumerate(_chunks(iterator, RECORDS_PER_PART)):
         path = folder / f"{prefix}-{part:04d}.jsonl.gz"
-        with JsonlGzWriter(path) as writer:
+        with JsonlGzWriter(path) as writer, JsonlGzWriter(index_path(path)) as index:
             for record in chunk:
                 writer.write(record)
+                index.write(index_entry(record, channel))
         paths.append(str(path))
         total += writer.count
     return paths, total
@@ -192,6 +199,7 @@ def _remove_old_parts(folder: Any, prefix: str) -> None:
     if not folder.exists():
         return
     for old in folder.glob(f"{prefix}-[0-9][0-9][0-9][0-9].jsonl.gz"):
+        index_path(old).unlink(missing_ok=True)
         old.unlink()
 
 

@@ -3,7 +3,8 @@
 Plain Python, callable without Airflow, and thin: it reads the transform's staged rows (gzip JSON
 lines), hands them to the Salesforce side's ``TranscriptLoader`` (which knows batching, Bulk and
 Collections, linking, files and the API budget), writes every failure to
-``<out_dir>/failed-<n>.jsonl.gz`` and returns the counts as a ``LoadResult`` for XCom.
+``<out_dir>/<failures_name>-<n>.jsonl.gz`` (a run's shard ``NNN`` writes ``failed-NNN-<n>``) and
+returns the counts as a ``LoadResult`` for XCom.
 
 Per-record errors the transform staged are read here, in one place (``transform_errors``), into
 the one ``RecordError`` shape, whichever of the two staged shapes a row carries.
@@ -49,13 +50,18 @@ def load_with_outcomes(
     out_dir: str | os.PathLike,
     options: LoadOptions | None = None,
     start_field: str | None = None,
+    describes: dict[str, dict[str, Any]] | None = None,
+    failures_name: str = "failed",
 ) -> tuple[LoadResult, LoadOutcome, dict[str, Facts]]:
     """The load, plus what the ledger and the reconcile need: every record's outcome, and per
-    LivePerson id its channel, status (open / closed) and start (the row's ``start_field``)."""
+    LivePerson id its channel, status (open / closed) and start (the row's ``start_field``).
+    ``describes``: the run's describe answers, so a shard's load does not describe again;
+    ``failures_name``: the failures file's name (a shard's own, so parallel loads never share one)."""
     paths = _as_list(rows_paths)
     seen: dict[str, Facts] = {}
-    outcome = TranscriptLoader(client, options).load(lambda: _staged_rows(paths, seen, start_field))
-    failed_path = _write_failures(out_dir, outcome.failures)
+    loader = TranscriptLoader(client, options, describes)
+    outcome = loader.load(lambda: _staged_rows(paths, seen, start_field))
+    failed_path = _write_failures(out_dir, outcome.failures, failures_name)
     result = _result(outcome, failed_path)
     _log_summary(result, outcome.failures)
     return result, outcome, seen
@@ -129,15 +135,15 @@ def _staged_rows(paths: list[Any], seen: dict[str, Facts], start_field: str | No
             yield staged
 
 
-def _write_failures(out_dir: str | os.PathLike, failures: list[Failure]) -> str | None:
-    """``<out_dir>/failed-<n>.jsonl.gz``, ``n`` the first free number (a retry keeps the last)."""
+def _write_failures(out_dir: str | os.PathLike, failures: list[Failure], name: str) -> str | None:
+    """``<out_dir>/<name>-<n>.jsonl.gz``, ``n`` the first free number (a retry keeps the last)."""
     if not failures:
         return None
     folder = as_path(out_dir)
     number = 1
-    while (folder / f"failed-{number}.jsonl.gz").exists():
+    while (folder / f"{name}-{number}.jsonl.gz").exists():
         number += 1
-    path = folder / f"failed-{number}.jsonl.gz"
+    path = folder / f"{name}-{number}.jsonl.gz"
     with JsonlGzWriter(path) as writer:
         for failure in failures:
             writer.write(failure.as_dict())

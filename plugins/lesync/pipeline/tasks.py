@@ -16,7 +16,7 @@ import logging
 import math
 import re
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from lesync.config import Integration
 from lesync.contracts import CHANNELS, ExtractResult, LoadResult, RunSummary, TransformResult
@@ -201,16 +201,34 @@ def check_org(integration: Integration, run_id: str, client: Any = None) -> dict
     return report.as_dict()
 
 
-def _describe(integration: Integration, run_id: str, client: Any, object_name: str) -> dict[str, Any]:
-    """The object's describe: the one plan fetched for this run, else a new call."""
+def _describe(
+    integration: Integration, run_id: str, client: Any, object_name: str
+) -> tuple[dict[str, Any], int]:
+    """The object's describe and the Salesforce calls it took: the one plan fetched for this run
+    (no call, no login), else a new call, kept for the run's other tasks (when no plan ran:
+    benchmarks, tests)."""
+    import json
+
+    known = _run_describes(integration, run_id)
+    if object_name in known:
+        return known[object_name], 0
+    client = client or salesforce_client(integration)
+    before = client.api_calls
+    described = client.describe(object_name)
+    path = run_dir(integration, run_id) / "describe.json"
+    partial = path.parent / ".describe.json.partial"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_text(json.dumps({**known, object_name: described}))
+    partial.rename(path)  # whole or not at all: a shard's load may read it meanwhile
+    return described, client.api_calls - before
+
+
+def _run_describes(integration: Integration, run_id: str) -> dict[str, Any]:
+    """Object -> describe, as the run's org check stored them (empty when it did not run)."""
     import json
 
     path = run_dir(integration, run_id) / "describe.json"
-    if path.exists():
-        found = json.loads(path.read_text()).get(object_name)
-        if found:
-            return found
-    return client.describe(object_name)
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _replay_units(
@@ -355,8 +373,8 @@ def incremental_reconcile_units(units: list[dict[str, Any]]) -> list[dict[str, A
 def report_incremental(
     integration: Integration,
     extracted: list[dict[str, Any] | ExtractResult],
-    transformed: dict[str, Any] | TransformResult,
-    loaded: dict[str, Any] | LoadResult,
+    transformed: Shards[TransformResult],
+    loaded: Shards[LoadResult],
     run_id: str,
     verdict: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -548,26 +566,74 @@ def compiled_mapping(integration: Integration):
     return load_mapping(integration.mapping_path()).with_redaction(integration.redaction)
 
 
-def transform(
+def shard(
     integration: Integration,
     extracted: list[dict[str, Any] | ExtractResult],
     run_id: str,
+    shard_rows: int | None = None,
+) -> list[dict[str, Any]]:
+    """Cut the run's raw files into shards of about ``limits.shard_rows`` rows (``shard_rows``
+    overrides; ``0``: one shard), with the newest copy of each conversation chosen for the whole
+    run (``lesync.pipeline.shards``). Always at least one shard, so a run without records still
+    transforms, loads and reports (nothing)."""
+    from lesync.pipeline.shards import RawFile, plan_shards, write_skip
+
+    results = [ExtractResult.from_xcom(result) for result in extracted]
+    files = [RawFile(path, _unit_tag(result, path)) for result in results for path in result.paths]
+    size = integration.limits.shard_rows if shard_rows is None else shard_rows
+    shards, _ = plan_shards(files, size or None)
+    folder = run_dir(integration, run_id) / "shards"
+    planned = []
+    for one in shards:
+        skip_path = folder / f"skip-{one.name}.json"
+        if one.skip:
+            write_skip(one, skip_path)
+        planned.append(one.as_xcom(skip_path))
+    return planned
+
+
+def _unit_tag(result: ExtractResult, path: str) -> str:
+    """How a raw file's unit reads in a shard's label: ``chat 2026-11-03``, ``messaging recheck``."""
+    if result.window:
+        start = result.window[0]
+        return f"{result.channel} {start[:10] if start[11:16] == '00:00' else start[:16]}"
+    if result.conversation_id:
+        return f"{result.channel} {result.conversation_id}"
+    name = path.rsplit("/", 1)[-1].split(".", 1)[0]  # messaging-recheck-0000
+    return " ".join(name.rsplit("-", 1)[0].split("-", 1))
+
+
+def transform(
+    integration: Integration,
+    work: dict[str, Any] | list[dict[str, Any] | ExtractResult],
+    run_id: str,
     client: Any = None,
 ) -> dict[str, Any]:
-    """Map every staged record to a Salesforce row, with the org's own field limits (describe)."""
+    """Map one shard's winning records to Salesforce rows (``rows/rows-<shard>.jsonl.gz``), with
+    the org's own field limits from the run's describe. Given the extract results instead of a
+    shard (benchmarks, tests), the whole run is one shard."""
     from lesync.mapping.limits import fields_meta_from_describe
-    from lesync.pipeline.transform import transform_files
+    from lesync.pipeline.shards import read_skip
+    from lesync.pipeline.transform import transform_shard
 
+    one = shard(integration, work, run_id, shard_rows=0)[0] if isinstance(work, list) else work
     mapping = compiled_mapping(integration)
-    client = client or salesforce_client(integration)
-    calls_before = client.api_calls
-    describe = _describe(integration, run_id, client, mapping.object)
-    raw_paths = [path for result in extracted for path in ExtractResult.from_xcom(result).paths]
-    out_path = run_dir(integration, run_id) / "rows" / "rows.jsonl.gz"
-    result = TransformResult.from_xcom(
-        transform_files(raw_paths, out_path, mapping, fields_meta_from_describe(describe))
+    describe, calls = _describe(integration, run_id, client, mapping.object)
+    out_path = run_dir(integration, run_id) / "rows" / f"rows-{one['shard']}.jsonl.gz"
+    rows = transform_shard(
+        one["paths"],
+        read_skip(one.get("skip_path")),
+        out_path,
+        mapping,
+        fields_meta_from_describe(describe),
     )
-    return dataclasses.replace(result, salesforce_calls=client.api_calls - calls_before).as_xcom()
+    result = TransformResult.from_xcom(rows)
+    return dataclasses.replace(result, salesforce_calls=calls, shard=one["shard"]).as_xcom()
+
+
+def shard_label(work: dict[str, Any]) -> str:
+    """How a mapped transform or load reads in the UI: the shard's label."""
+    return work.get("label") or f"shard {int(work['shard'])}"
 
 
 def salesforce_client(integration: Integration):
@@ -613,15 +679,21 @@ def load(
     kind: str = "manual",
     attempt: int = 1,
 ) -> dict[str, Any]:
-    """Upsert the staged rows and their transcript files; every record's outcome goes to the
-    ledger (this ``attempt``), and what the run saw to ``<run>/load/seen.jsonl.gz`` for the
-    reconcile. Returns counts and the failed-records file."""
-    rows_path = TransformResult.from_xcom(transformed).rows_path
-    return _load_rows(integration, [rows_path], run_id, client, kind, attempt).as_xcom()
+    """Upsert a shard's staged rows and their transcript files; every record's outcome goes to
+    the ledger (this ``attempt`` of this shard's load), and what the shard saw to
+    ``<run>/load/seen-<shard>.jsonl.gz`` for the reconcile. Returns counts and the failures file."""
+    rows = TransformResult.from_xcom(transformed)
+    return _load_rows(integration, [rows.rows_path], run_id, client, kind, attempt, rows.shard).as_xcom()
 
 
 def _load_rows(
-    integration: Integration, rows_paths: list[Any], run_id: str, client: Any, kind: str, attempt: int
+    integration: Integration,
+    rows_paths: list[Any],
+    run_id: str,
+    client: Any,
+    kind: str,
+    attempt: int,
+    name: str,
 ) -> LoadResult:
     from lesync.pipeline import operations
     from lesync.pipeline.load import load_with_outcomes
@@ -630,12 +702,18 @@ def _load_rows(
     client = client or salesforce_client(integration)
     mapping = compiled_mapping(integration)
     options = load_options(integration, mapping)
-    out_dir = run_dir(integration, run_id) / "load"  # the failures file: <run>/load/failed-N.jsonl.gz
+    out_dir = run_dir(integration, run_id) / "load"  # failures: <run>/load/failed-<name>-N.jsonl.gz
     result, outcome, seen = load_with_outcomes(
-        client, rows_paths, str(out_dir), options, start_field(mapping)
+        client,
+        rows_paths,
+        str(out_dir),
+        options,
+        start_field(mapping),
+        describes=_run_describes(integration, run_id),
+        failures_name=f"failed-{name}",
     )
     operations.record_load(integration, kind, run_id, outcome, seen, options.upsert.retryable_codes, attempt)
-    write_jsonl_gz(out_dir / "seen.jsonl.gz", ({"id": key, **facts} for key, facts in seen.items()))
+    write_jsonl_gz(out_dir / f"seen-{name}.jsonl.gz", ({"id": key, **facts} for key, facts in seen.items()))
     return result
 
 
@@ -707,16 +785,22 @@ def _seen(integration: Integration, run_id: str) -> list[Any]:
     from lesync.pipeline.staging import read_jsonl_gz
 
     folder = run_dir(integration, run_id)
-    seen_path = folder / "load" / "seen.jsonl.gz"
-    if seen_path.exists():
-        facts = ((row["id"], row["channel"], row.get("start")) for row in read_jsonl_gz(seen_path))
+    seen_paths = _staged(folder / "load", "seen-*.jsonl.gz")
+    if seen_paths:
+        seen = (row for path in seen_paths for row in read_jsonl_gz(path))
+        facts = ((row["id"], row["channel"], row.get("start")) for row in seen)
     else:
         field = start_field(compiled_mapping(integration))
-        rows = read_jsonl_gz(folder / "rows" / "rows.jsonl.gz")
+        rows = (row for path in _staged(folder / "rows", "rows-*.jsonl.gz") for row in read_jsonl_gz(path))
         facts = ((r["conversation_id"], r["channel"], (r.get("fields") or {}).get(field)) for r in rows)
     return [
         Seen(channel, key, moment) for key, channel, value in facts if (moment := salesforce_moment(value))
     ]
+
+
+def _staged(folder: Any, pattern: str) -> list[Any]:
+    """Every shard's file of a kind (``seen-*``, ``rows-*``) in a run folder, in shard order."""
+    return sorted(folder.glob(pattern)) if folder.exists() else []
 
 
 def _failed_ids(integration: Integration, run_id: str) -> set[str]:
@@ -740,9 +824,14 @@ def _heal(integration: Integration, kind: str, run_id: str, client: Any, missing
 
     folder = run_dir(integration, run_id) / "rows"
     subset = folder / "missing.jsonl.gz"
-    rows = (row for row in read_jsonl_gz(folder / "rows.jsonl.gz") if row.get("conversation_id") in missing)
+    rows = (
+        row
+        for path in _staged(folder, "rows-*.jsonl.gz")
+        for row in read_jsonl_gz(path)
+        if row.get("conversation_id") in missing
+    )
     count = write_jsonl_gz(subset, rows)
-    result = _load_rows(integration, [subset], run_id, client, kind, attempt=1)
+    result = _load_rows(integration, [subset], run_id, client, kind, attempt=1, name="healed")
     log.info(
         "reconcile: healed %d missing conversation(s): %d created, %d failed",
         count,
@@ -759,8 +848,8 @@ def report(
     integration: Integration,
     kind: str,
     extracted: list[dict[str, Any] | ExtractResult],
-    transformed: dict[str, Any] | TransformResult,
-    loaded: dict[str, Any] | LoadResult,
+    transformed: Shards[TransformResult],
+    loaded: Shards[LoadResult],
     run_id: str | None = None,
     verdict: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -768,7 +857,7 @@ def report(
     any record failed. Given the ``run_id``, record counts come from the ledger, over every
     attempt of the run (a load retried by Airflow still reports what it created)."""
     units = [ExtractResult.from_xcom(result) for result in extracted]
-    rows, done = TransformResult.from_xcom(transformed), LoadResult.from_xcom(loaded)
+    rows, done = combined(TransformResult, transformed), combined(LoadResult, loaded)
     summary = RunSummary(
         integration=integration.name,
         kind=kind,
@@ -796,6 +885,28 @@ def report(
             f"each is listed in the load task's log with Salesforce's error, and in {summary.failed_path}"
         )
     return summary.as_xcom()
+
+
+Result = TypeVar("Result", TransformResult, LoadResult)
+#: One shard's result or every shard's (a mapped task's results).
+Shards = dict[str, Any] | Result | list[dict[str, Any] | Result]
+
+
+def combined(cls: type[Result], results: Shards[Result]) -> Result:
+    """Every shard's result as one: counts added up (per channel too), the first path named."""
+    parts = [cls.from_xcom(one) for one in (results if isinstance(results, list) else [results])]
+    if len(parts) == 1:
+        return parts[0]
+    merged: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        values = [getattr(part, field.name) for part in parts]
+        if isinstance(values[0], int):
+            merged[field.name] = sum(values)
+        elif isinstance(values[0], dict):
+            merged[field.name] = {key: sum(v.get(key, 0) for v in values) for key in values[0]}
+        else:
+            merged[field.name] = next((value for value in values if value), values[0])
+    return cls(**merged)
 
 
 def _with_ledger_counts(integration: Integration, kind: str, run_id: str, summary: RunSummary) -> RunSummary:

@@ -1,15 +1,15 @@
-"""The transform stage: staged raw LivePerson records -> one staged file of Salesforce rows.
+"""The transform stage: a shard of staged raw LivePerson records -> one staged file of rows.
 
-Streams, never holds a window in memory: a first pass keeps only ``conversation id -> (version,
-position)`` (one string and one flat tuple per conversation) to find the newest copy of each
-conversation (windows overlap, pages shift while paging, a messaging conversation is fetched open
-and again closed); a second pass transforms exactly those copies, in file order, and writes the
-rows with ``JsonlGzWriter``.
+Streams, never holds a shard in memory. Which copy of a conversation wins (windows overlap,
+pages shift while paging, a messaging conversation is fetched open and again closed) is decided
+for the whole run before (``lesync.pipeline.shards``, from the indexes extract writes, else from
+the head scan below); a shard's transform decodes and maps only its winning lines, in file
+order, skips the older copies undecoded, and writes the rows with ``JsonlGzWriter``.
 
-Each record is decoded whole once at most: the first pass decodes a line only as far as the
-dedupe needs (its leading members up to ``info`` and the transcript lines or messages, which
-LivePerson records carry first; the rest, such as ``sdes`` and surveys, stays undecoded), and
-the second pass decodes only the winning lines, skipping the others undecoded.
+The head scan, for raw files without an index, decodes a line only as far as the dedupe needs
+(its leading members up to ``info`` and the transcript lines or messages, which LivePerson
+records carry first; the rest, such as ``sdes`` and surveys, stays undecoded). So each record is
+decoded whole once at most.
 
 Raw files are gzip JSON lines of untouched records, named ``chat-*.jsonl.gz`` or
 ``messaging-*.jsonl.gz``. When the name does not say, the record's shape does
@@ -30,7 +30,7 @@ from lesync.json_codec import decode
 from lesync.mapping.convert import _EPOCH_MS_THRESHOLD, parse_instant
 from lesync.mapping.limits import FieldsMeta
 from lesync.mapping.spec import CompiledMapping
-from lesync.mapping.transform import conversation_id, detect_channel, transform_record
+from lesync.mapping.transform import detect_channel, transform_record
 from lesync.pipeline.staging import JsonlGzWriter, as_path, gz_lines
 
 log = logging.getLogger(__name__)
@@ -55,18 +55,42 @@ def transform_files(
     mapping: CompiledMapping,
     fields_meta: FieldsMeta | None,
 ) -> dict[str, Any]:
-    """Transform every raw file into ``out_path`` (gzip JSON lines of rows); returns counts."""
+    """Transform every raw file into ``out_path`` as one shard (its older copies found first)."""
+    from lesync.pipeline.shards import RawFile, plan_shards
+
     paths = list(raw_paths)
-    channels = [channel_from_name(path) for path in paths]
-    winners, stats = _newest_copies(paths, channels)
-    rows = with_errors = 0
+    (shard,), _ = plan_shards([RawFile(str(as_path(path)), "") for path in paths], None)
+    skip = {(position, line) for position, line in shard.skip}
+    return transform_shard(paths, skip, out_path, mapping, fields_meta)
+
+
+def transform_shard(
+    raw_paths: list[Any],
+    skip: set[Position],
+    out_path: Any,
+    mapping: CompiledMapping,
+    fields_meta: FieldsMeta | None,
+) -> dict[str, Any]:
+    """Transform a shard's raw files into ``out_path`` (gzip JSON lines of rows), leaving out the
+    lines in ``skip`` (older copies, found by ``lesync.pipeline.shards``) undecoded; returns counts."""
+    channels = [channel_from_name(path) for path in raw_paths]
+    rows = with_errors = read = duplicates = unrecognised = 0
     by_channel = dict.fromkeys(CHANNELS, 0)
     with JsonlGzWriter(out_path) as writer:
-        for position, line in _lines(paths):
-            if _packed(position) not in winners:
-                continue  # an older copy or an unrecognised record: not decoded again
+        for position, line in _lines(raw_paths):
+            read += 1
+            if position in skip:
+                duplicates += 1
+                continue
             record, channel = _with_channel(_decode(line), channels[position[0]])
-            assert channel is not None  # as in the first pass, which made it a winner
+            if channel is None:
+                unrecognised += 1
+                log.warning(
+                    "transform: skipped a record of unknown channel at %s line %d",
+                    raw_paths[position[0]],
+                    position[1],
+                )
+                continue
             row = transform_record(record, channel, mapping, fields_meta).to_dict()
             writer.write(row)
             rows += 1
@@ -77,49 +101,12 @@ def transform_files(
         "rows": rows,
         "with_errors": with_errors,
         "by_channel": by_channel,
-        "records_read": stats["read"],
-        "duplicates": stats["read"] - stats["unrecognised"] - rows,
-        "unrecognised": stats["unrecognised"],
+        "records_read": read,
+        "duplicates": duplicates,
+        "unrecognised": unrecognised,
     }
     log.info("transform: %s", result)
     return result
-
-
-def _packed(position: Position) -> int:
-    """A position as one int (file index above 32 bits of line index): a set of these costs a
-    third of a set of tuples, and the map below holds one per conversation."""
-    return position[0] << 32 | position[1]
-
-
-def _newest_copies(paths: list[Any], channels: list[str | None]) -> tuple[set[int], dict[str, int]]:
-    """First pass: the (packed) positions of the newest copy of each conversation.
-
-    Per conversation only ``key -> (closed, end, latest, items, packed position)``: one string
-    key and one flat tuple (the memory of a run grows with its conversations by this much)."""
-    best: dict[Any, tuple[int, int, int, int, int]] = {}
-    stats = {"read": 0, "unrecognised": 0}
-    for position, record, channel in _heads(paths, channels):
-        stats["read"] += 1
-        if channel is None:
-            stats["unrecognised"] += 1
-            log.warning(
-                "transform: skipped a record of unknown channel at %s line %d",
-                paths[position[0]],
-                position[1],
-            )
-            continue
-        key = _key(record, channel, position)
-        version = record_version(record, channel)
-        current = best.get(key)
-        if current is None or version >= current[:4]:  # ties: the later copy wins
-            best[key] = (*version, _packed(position))
-    return {entry[4] for entry in best.values()}, stats
-
-
-def _key(record: dict, channel: str, position: Position) -> Any:
-    """Dedupe key: ``channel:id`` (one string); a record without id is never merged with another."""
-    conv_id = conversation_id(record, channel)
-    return f"{channel}:{conv_id}" if conv_id else _packed(position)
 
 
 def record_version(record: dict, channel: str) -> Version:

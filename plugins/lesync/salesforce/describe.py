@@ -11,9 +11,13 @@ from lesync.salesforce.client import SalesforceClient
 class DescribeCache:
     """``describe`` answers per object, so a load asks Salesforce once, not per batch."""
 
-    def __init__(self, client: SalesforceClient):
+    def __init__(self, client: SalesforceClient, known: dict[str, dict[str, Any]] | None = None):
+        """``known``: describe answers already fetched (object -> describe), e.g. the run's own."""
         self.client = client
-        self._fields: dict[str, dict[str, dict[str, Any]]] = {}
+        self._fields: dict[str, dict[str, dict[str, Any]]] = {
+            name: {field["name"]: field for field in described["fields"]}
+            for name, described in (known or {}).items()
+        }
 
     def fields(self, object_name: str) -> dict[str, dict[str, Any]]:
         """Field name -> describe entry."""

@@ -120,11 +120,17 @@ class LoadOutcome:
 class TranscriptLoader:
     """Loads staged rows into one integration's Chat Transcript object, with its files."""
 
-    def __init__(self, client: SalesforceClient, options: LoadOptions | None = None):
+    def __init__(
+        self,
+        client: SalesforceClient,
+        options: LoadOptions | None = None,
+        describes: dict[str, dict[str, Any]] | None = None,
+    ):
+        """``describes``: the run's describe answers (one describe per object per run, not per load)."""
         self.client = client
         self.options = options or LoadOptions()
         self.settings = self.options.upsert
-        self.describe = DescribeCache(client)
+        self.describe = DescribeCache(client, describes)
 
     def load(self, rows: RowSource) -> LoadOutcome:
         """Plan, upsert, sync files; every row ends in an outcome or a failure."""

@@ -8,7 +8,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
-from bench.run import markdown, summarise, update_readme  # noqa: E402
+from bench.run import markdown, merged_stages, summarise, update_readme  # noqa: E402
 
 
 def _stage(wall: float, calls: dict, rss: float = 150.0, **extra) -> dict:
@@ -94,3 +94,17 @@ def test_readme_block_is_replaced_or_appended(tmp_path):
     text = readme.read_text()
     assert "new table" in text and text.index("new table") < text.index("big table")
     assert "<!-- results:latest-100k:end -->" in text
+
+
+def test_shards_of_a_stage_add_up_and_keep_the_largest_peak():
+    shards = [
+        _stage(10.0, {"ours": 25}, rss=230.0, rows=16_000, failed_path=None),
+        _stage(4.0, {"ours": 12}, rss=190.0, rows=6_000, failed_path="x"),
+    ]
+    shards[1]["optional"] = None
+    shards[0]["optional"] = 3
+    merged = merged_stages(shards)
+    assert merged["rows"] == 22_000 and merged["wall_s"] == 14.0
+    assert merged["emulator_calls"]["ours"] == 37
+    assert merged["peak_rss_mb"] == 230.0 and merged["rss_before_mb"] == 130.0
+    assert merged["optional"] == 3 and merged["failed_path"] is None

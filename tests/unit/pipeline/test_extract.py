@@ -73,7 +73,8 @@ def test_a_rerun_leaves_no_stale_part_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(extract, "RECORDS_PER_PART", 2)
     extract_window(StubClient(chats(5)), "messaging", START, END, tmp_path)
     report = extract_window(StubClient(chats(2)), "messaging", START, END, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["messaging-0-0000.jsonl.gz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "messaging-0-0000.jsonl.gz"]
+    assert sorted(p.name for p in (tmp_path / "index").iterdir()) == ["messaging-0-0000.jsonl.gz"]
     assert report.records == 2
 
 
