@@ -26,8 +26,10 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from json.decoder import scanstring
 from typing import Any
 
+from lesync.mapping.convert import _EPOCH_MS_THRESHOLD, parse_instant
 from lesync.mapping.transform import conversation_id, detect_channel
 from lesync.pipeline import transform as stage
 from lesync.pipeline.staging import as_path, read_jsonl_gz
@@ -39,6 +41,8 @@ INDEX_FOLDER = "index"
 UNKNOWN = None
 #: A record without a LivePerson id: transformed, never merged with another.
 NO_ID = ""
+
+Version = tuple[int, int, int, int]
 
 
 def index_path(raw_path: Any) -> Any:
@@ -52,7 +56,7 @@ def index_entry(record: dict[str, Any], file_channel: str | None) -> dict[str, A
     transform will tell it: the file's, else the record's shape)."""
     channel = file_channel or detect_channel(record)
     key = dedupe_key(record, channel)
-    return {"k": key, "v": list(stage.record_version(record, channel)) if channel else [0, 0, 0, 0]}
+    return {"k": key, "v": list(record_version(record, channel)) if channel else [0, 0, 0, 0]}
 
 
 def dedupe_key(record: Any, channel: str | None) -> str | None:
@@ -72,9 +76,95 @@ def entries(raw_path: Any) -> Iterator[tuple[str | None, tuple[int, ...]]]:
             yield entry["k"], tuple(entry["v"])
         return
     channel = stage.channel_from_name(raw_path)
-    for _, record, found in stage._heads([raw_path], [channel]):
+    for _, record, found in _heads([raw_path], [channel]):
         key = dedupe_key(record, found)
-        yield key, stage.record_version(record, found) if key is not UNKNOWN else ()
+        yield key, record_version(record, found) if key is not UNKNOWN else ()
+
+
+def record_version(record: dict, channel: str) -> Version:
+    """How new a copy is: closed beats open, then the latest end / message time, then size."""
+    info = record.get("info") if type(record) is dict else None
+    info = info if type(info) is dict else {}
+    closed = 1 if channel == "chat" or str(info.get("status") or "").upper() == "CLOSE" else 0
+    end = _millis(info.get("endTimeL")) or _millis(info.get("endTime"))
+    items = _conversation_items(record, channel)
+    latest = max((_millis(item.get("timeL")) for item in items if type(item) is dict), default=0)
+    return closed, end, latest, len(items)
+
+
+def _conversation_items(record: dict, channel: str) -> list:
+    if channel == "chat":
+        transcript = record.get("transcript")
+        lines = transcript.get("lines") if type(transcript) is dict else None
+        return lines if type(lines) is list else []
+    messages = record.get("messageRecords")
+    return messages if type(messages) is list else []
+
+
+def _millis(value: Any) -> int:
+    if type(value) is int:  # epoch ms (or seconds), the common case: what parse_instant makes of it
+        return value if abs(value) >= _EPOCH_MS_THRESHOLD else value * 1000
+    instant = parse_instant(value) if value is not None else None
+    return instant[0] * 1000 + instant[1] if instant else 0
+
+
+def _heads(paths: list[Any], channels: list[str | None]) -> Iterator[tuple[stage.Position, dict, str | None]]:
+    """``(position, record, channel)`` for every line of every raw file; a record may be only its
+    leading members, as many as its channel, id and version need."""
+    for position, line in stage._lines(paths):
+        file_channel = channels[position[0]]
+        text = line.decode("utf-8")
+        head = _head(text, file_channel)
+        record, channel = stage._with_channel(json.loads(text) if head is None else head, file_channel)
+        yield position, record, channel
+
+
+_DECODER = json.JSONDecoder()
+_SCAN = _DECODER.scan_once  # the C scanner json.loads uses: one JSON value at an index
+_WHITESPACE = " \t\n\r"
+_ITEMS_KEY = {"chat": "transcript", "messaging": "messageRecords"}
+
+
+def _head(text: str, file_channel: str | None) -> dict | None:
+    """The leading top-level members of a record line, decoded one by one and no further than
+    the dedupe needs: ``info``, then the channel's ``transcript`` / ``messageRecords``. Only the
+    members read are in the dict (the rest, usually half the line, is never decoded). A whole
+    record when it ends first; ``None`` when it is not plain (malformed, not an object): decode
+    it whole then.
+
+    Stopping early relies on each key appearing once per object, as in every line
+    ``JsonlGzWriter`` writes (an encoded dict)."""
+    try:
+        index = _skip(text, 0)
+        if text[index] != "{":
+            return None
+        index = _skip(text, index + 1)
+        record: dict[str, Any] = {}
+        while text[index] == '"':
+            key, index = scanstring(text, index + 1)
+            index = _skip(text, index)
+            if text[index] != ":":
+                return None
+            record[key], index = _SCAN(text, _skip(text, index + 1))
+            if "info" in record and (file_channel or type(record["info"]) is dict):
+                channel = file_channel or detect_channel(record)
+                if channel is None or _ITEMS_KEY.get(channel) in record:
+                    return record
+            index = _skip(text, index)
+            if text[index] != ",":
+                break
+            index = _skip(text, index + 1)
+        if text[index] == "}" and _skip(text, index + 1) == len(text):
+            return record  # the whole line (no items...): as json.loads makes it
+    except (IndexError, StopIteration, ValueError):
+        pass
+    return None
+
+
+def _skip(text: str, index: int) -> int:
+    while index < len(text) and text[index] in _WHITESPACE:
+        index += 1
+    return index
 
 
 def _hash(key: str) -> int:

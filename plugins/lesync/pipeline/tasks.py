@@ -515,7 +515,7 @@ class ChatsEndedSince:
         return getattr(self._client, name)
 
     def chats(self, start: dt.datetime, end: dt.datetime, skills: list[int] | None = None) -> Any:
-        from lesync.pipeline.transform import record_version
+        from lesync.pipeline.shards import record_version
 
         for record in self._client.chats(start, end, skills):
             ended = record_version(record, "chat")[1]

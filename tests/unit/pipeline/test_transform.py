@@ -11,6 +11,7 @@ import pytest
 
 from lesync.mapping import fields_meta_from_schema, load_mapping
 from lesync.mapping.transform import conversation_id, transform_record
+from lesync.pipeline import shards
 from lesync.pipeline import transform as stage
 from lesync.pipeline.staging import read_jsonl_gz, write_jsonl_gz
 
@@ -129,7 +130,7 @@ def test_streaming_decodes_each_record_once(tmp_path, mapping, meta, monkeypatch
     records = [chat_copy(f"id-{i}") for i in range(300)] + [chat_copy("id-7", end_ms=1)]  # older
     write_jsonl_gz(tmp_path / "chat-big.jsonl.gz", records)
     lines, heads, decoded = [], [], []
-    real_lines, real_head, real_decode = stage._lines, stage._head, stage._decode
+    real_lines, real_head, real_decode = stage._lines, shards._head, stage._decode
 
     def counting_lines(paths):
         for item in real_lines(paths):
@@ -146,7 +147,7 @@ def test_streaming_decodes_each_record_once(tmp_path, mapping, meta, monkeypatch
         return real_decode(line)
 
     monkeypatch.setattr(stage, "_lines", counting_lines)
-    monkeypatch.setattr(stage, "_head", counting_head)
+    monkeypatch.setattr(shards, "_head", counting_head)
     monkeypatch.setattr(stage, "_decode", counting_decode)
     result = stage.transform_files(
         [tmp_path / "chat-big.jsonl.gz"], tmp_path / "rows.jsonl.gz", mapping, meta
@@ -168,7 +169,7 @@ def _reference_rows(paths, mapping, meta) -> list[dict]:
             position = (file_index, line_index)
             conv_id = conversation_id(record, channel)
             key = (channel, conv_id) if conv_id else position
-            version = stage.record_version(record, channel)
+            version = shards.record_version(record, channel)
             if key not in best or version >= best[key][0]:
                 best[key] = (version, position)
             records.append((position, record, channel))
@@ -236,8 +237,8 @@ def test_rows_are_those_of_decoding_every_record_whole(tmp_path, mapping, meta):
 
 def test_version_prefers_closed_then_latest_times():
     record = msg_record()
-    opened = stage.record_version(record, "messaging")
+    opened = shards.record_version(record, "messaging")
     record["info"]["status"] = "CLOSE"
-    assert stage.record_version(record, "messaging") > opened
+    assert shards.record_version(record, "messaging") > opened
     assert stage.channel_from_name("s3://bucket/run/messaging-0003.jsonl.gz") == "messaging"
     assert stage.channel_from_name("/x/page.jsonl.gz") is None
