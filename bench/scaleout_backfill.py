@@ -348,7 +348,13 @@ def main(argv: list[str] | None = None) -> int:
         default=16,
         help="slots of the LivePerson pool (extract); more than every worker slot, so workers decide",
     )
-    parser.add_argument("--salesforce-slots", type=int, default=2, help="slots of the Salesforce pool")
+    parser.add_argument(
+        "--salesforce-slots",
+        type=int,
+        default=None,
+        help="slots of the Salesforce pool, and limits.salesforce_concurrency with them (as "
+        "`python -m lesync pools` makes the pool; the shards fill rounds of it); default: the limit",
+    )
     parser.add_argument(
         "--limit",
         action="append",
@@ -368,7 +374,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scaleout_backfill: {reason}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="lesync-scaleout-bench-") as scratch:
+        if args.salesforce_slots is not None:
+            args.limit.append(f"salesforce_concurrency={args.salesforce_slots}")
         integrations = integrations_with_limits(args.limit, Path(scratch))
+        args.salesforce_slots = limits_of(integrations)["salesforce_concurrency"]
         facts = {
             **machine(),
             "command": "python bench/scaleout_backfill.py " + " ".join(argv or sys.argv[1:]),

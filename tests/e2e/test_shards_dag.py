@@ -67,6 +67,7 @@ def test_a_sharded_run_lands_every_conversation_once(org, small_shards):
     assert org.expected_ids(start, end) <= set(ids)
     transforms = _shard_labels(run, "transform")
     assert len(transforms) >= 3 and states["transform"] == f"success x{len(transforms)}"
+    assert len(transforms) % small_shards.limits.salesforce_concurrency == 0, "a round of loads not full"
     assert states["load"] == f"success x{len(transforms)}"
     assert all(label.startswith("shard ") for label in transforms + _shard_labels(run, "load"))
     ledger = _latest_run(small_shards)

@@ -13,8 +13,10 @@ transformed and loaded apart, on any worker, and still land every conversation e
   (about 120 B) plus its version (4 x 8 B): ~160 MB for 1,000,000 conversations. Two different
   conversations share a 128-bit hash with odds of about n² / 2¹²⁹ (3 x 10⁻²⁷ at a million):
   never in practice, where a 64-bit hash (2.7 x 10⁻⁸) saves only 8 B per record.
-- Consecutive raw files (parts of at most 5,000 records) are packed into shards of about
-  ``shard_rows`` rows; each shard lists what it must skip: the losing copies in its files.
+- Consecutive raw files (parts of at most 5,000 records) are packed into shards of about equal
+  rows, at most about ``shard_rows``, as many as fill whole rounds of the loads that may run at
+  once (``salesforce_concurrency``); each shard lists what it must skip: the losing copies in its
+  files.
 """
 
 from __future__ import annotations
@@ -224,18 +226,45 @@ def _version(versions: array, ordinal: int) -> tuple[int, ...]:
     return tuple(versions[ordinal * 4 : ordinal * 4 + 4])
 
 
-def pack(files: list[RawFile], shard_rows: int | None) -> list[list[RawFile]]:
-    """Consecutive files into groups of about ``shard_rows`` rows (a group closes before the file
-    that would take it past the size; ``None``: one group). Never an empty list of groups."""
-    groups: list[list[RawFile]] = [[]]
-    rows = 0
-    for raw in files:
-        if shard_rows is not None and groups[-1] and rows + raw.rows > shard_rows:
-            groups.append([])
-            rows = 0
-        groups[-1].append(raw)
-        rows += raw.rows
+def shard_count(rows: int, shard_rows: int | None, rounds_of: int = 1) -> int:
+    """How many shards ``rows`` make: one up to ``shard_rows``; above it enough for shards of at
+    most ``shard_rows``, rounded up to a multiple of ``rounds_of`` (the loads that may write at
+    once), so every round of loads is full: 100,000 rows in shards of 20,000 on 4 slots are 8
+    shards (2 full rounds), not 5 (a second round of one shard while three slots wait)."""
+    if shard_rows is None or rows <= shard_rows:
+        return 1
+    count = -(-rows // shard_rows)
+    return -(-count // rounds_of) * rounds_of
+
+
+def pack(files: list[RawFile], shard_rows: int | None, rounds_of: int = 1) -> list[list[RawFile]]:
+    """Consecutive files into ``shard_count`` groups of about equal rows (more, a round at a time,
+    while a group of several files would pass ``shard_rows``). Never an empty list."""
+    total = sum(raw.rows for raw in files)
+    count = shard_count(total, shard_rows, rounds_of)
+    groups = _split(files, count, total)
+    while shard_rows is not None and count < total and _too_big(groups, shard_rows):
+        count += rounds_of
+        groups = _split(files, count, total)
     return groups
+
+
+def _split(files: list[RawFile], count: int, total: int) -> list[list[RawFile]]:
+    """Each file to the group its middle row falls in; groups left empty are dropped."""
+    if count == 1:
+        return [list(files)]
+    groups: list[list[RawFile]] = [[] for _ in range(count)]
+    before = 0
+    for raw in files:
+        middle = before + raw.rows / 2
+        groups[min(count - 1, int(middle * count / total))].append(raw)
+        before += raw.rows
+    return [group for group in groups if group]
+
+
+def _too_big(groups: list[list[RawFile]], shard_rows: int) -> bool:
+    """A group of several files above the size (one file alone is as small as a shard gets)."""
+    return any(len(group) > 1 and sum(raw.rows for raw in group) > shard_rows for group in groups)
 
 
 @dataclass
@@ -263,23 +292,27 @@ class Shard:
         }
 
 
-def plan_shards(files: list[RawFile], shard_rows: int | None) -> tuple[list[Shard], dict[str, int]]:
-    """The run's shards: the newest copy of each conversation found, files packed, skips listed."""
+def plan_shards(
+    files: list[RawFile], shard_rows: int | None, rounds_of: int = 1
+) -> tuple[list[Shard], dict[str, int]]:
+    """The run's shards: the newest copy of each conversation found, files packed (in a multiple
+    of ``rounds_of`` shards when more than one), skips listed."""
     stats = newest_copies(files)
     shards = []
-    for number, group in enumerate(pack(files, shard_rows)):
+    for number, group in enumerate(pack(files, shard_rows, rounds_of)):
         skip = [[position, line] for position, raw in enumerate(group) for line in sorted(raw.losers)]
         rows = sum(raw.rows for raw in group)
         shards.append(Shard(number, [raw.path for raw in group], rows, skip, _label(number, group)))
     log.info(
-        "shard: %d record(s) in %d file(s), %d older cop(ies) skipped, %d unrecognised: %d shard(s) of "
-        "at most %s row(s)",
+        "shard: %d record(s) in %d file(s), %d older cop(ies) skipped, %d unrecognised: %d shard(s) "
+        "(about %s row(s) at most; a multiple of %d when more than one)",
         stats["records_read"],
         len(files),
         stats["duplicates"],
         stats["unrecognised"],
         len(shards),
         shard_rows or "all",
+        rounds_of,
     )
     return shards, stats
 

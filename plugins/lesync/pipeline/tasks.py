@@ -573,7 +573,8 @@ def shard(
     shard_rows: int | None = None,
 ) -> list[dict[str, Any]]:
     """Cut the run's raw files into shards of about ``limits.shard_rows`` rows (``shard_rows``
-    overrides; ``0``: one shard), with the newest copy of each conversation chosen for the whole
+    overrides; ``0``: one shard), as many as fill whole rounds of ``limits.salesforce_concurrency``
+    loads, with the newest copy of each conversation chosen for the whole
     run (``lesync.pipeline.shards``). Always at least one shard, so a run without records still
     transforms, loads and reports (nothing)."""
     from lesync.pipeline.shards import RawFile, plan_shards, write_skip
@@ -581,7 +582,7 @@ def shard(
     results = [ExtractResult.from_xcom(result) for result in extracted]
     files = [RawFile(path, _unit_tag(result, path)) for result in results for path in result.paths]
     size = integration.limits.shard_rows if shard_rows is None else shard_rows
-    shards, _ = plan_shards(files, size or None)
+    shards, _ = plan_shards(files, size or None, rounds_of=integration.limits.salesforce_concurrency)
     folder = run_dir(integration, run_id) / "shards"
     planned = []
     for one in shards:

@@ -11,7 +11,16 @@ import pytest
 from lesync.mapping import fields_meta_from_schema, load_mapping
 from lesync.pipeline import shards
 from lesync.pipeline.extract import stage_records
-from lesync.pipeline.shards import RawFile, entries, index_path, pack, plan_shards, read_skip, write_skip
+from lesync.pipeline.shards import (
+    RawFile,
+    entries,
+    index_path,
+    pack,
+    plan_shards,
+    read_skip,
+    shard_count,
+    write_skip,
+)
 from lesync.pipeline.staging import read_jsonl_gz, write_jsonl_gz
 from lesync.pipeline.transform import transform_shard
 
@@ -99,13 +108,56 @@ def test_records_of_unknown_channel_are_counted_and_not_transformed(tmp_path):
 
 @pytest.mark.parametrize(
     ("size", "groups"),
-    [(None, [[3, 3, 3]]), (6, [[3, 3], [3]]), (5, [[3], [3], [3]]), (1, [[3], [3], [3]])],
+    [
+        (None, [[3, 3, 3]]),
+        (9, [[3, 3, 3]]),
+        (6, [[3], [3, 3]]),
+        (5, [[3], [3], [3]]),
+        (7, [[3], [3, 3]]),
+        (1, [[3], [3], [3]]),
+    ],
 )
 def test_packing_keeps_files_whole_and_in_order(size, groups):
     files = [RawFile(f"chat-00{n}", "", records=3) for n in range(3)]
     packed = pack(files, size)
     assert [[f.rows for f in group] for group in packed] == groups
     assert [f.path for group in packed for f in group] == ["chat-000", "chat-001", "chat-002"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "size", "rounds_of", "count"),
+    [
+        (100_000, 20_000, 4, 8),
+        (100_000, 20_000, 1, 5),
+        (100_000, 20_000, 5, 5),
+        (20_000, 20_000, 4, 1),
+        (20_001, 20_000, 4, 4),
+        (0, 10, 4, 1),
+        (100, None, 4, 1),
+    ],
+)
+def test_shard_count_fills_whole_rounds_of_loads(rows, size, rounds_of, count):
+    assert shard_count(rows, size, rounds_of) == count
+
+
+def test_shards_are_balanced_and_never_far_above_the_size():
+    """20 days of 5,000 a day on 4 load slots: 8 shards (2 full rounds), not 5 (the fifth alone)."""
+    files = [RawFile(f"chat-{n:03d}", "", records=5_000) for n in range(20)]
+    packed = pack(files, 20_000, rounds_of=4)
+    sizes = [sum(f.rows for f in group) for group in packed]
+    assert len(packed) == 8 and sum(sizes) == 100_000
+    assert max(sizes) - min(sizes) <= 5_000 and max(sizes) <= 20_000
+    assert [f.path for group in packed for f in group] == [f.path for f in files]
+
+
+def test_files_without_rows_do_not_open_shards():
+    files = [
+        RawFile("chat-000", "", records=4),
+        RawFile("chat-001", "", records=0),
+        RawFile("chat-002", "", records=4),
+    ]
+    packed = pack(files, 4, rounds_of=2)
+    assert [[f.path for f in group] for group in packed] == [["chat-000"], ["chat-001", "chat-002"]]
 
 
 def test_a_run_without_records_is_one_empty_shard():
