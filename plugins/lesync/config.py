@@ -316,6 +316,13 @@ class LimitSettings(_Settings):
         description="Bulk API 2.0 jobs (~10,000 rows, ~14 API calls each) one load keeps in flight "
         "at once; 1 runs them one after another.",
     )
+    file_calls_in_flight: int = Field(
+        4,
+        ge=1,
+        le=10,
+        description="sObject Collections calls (200 transcript files each) one load keeps in flight "
+        "at once; 1 sends them one after another.",
+    )
     shard_rows: int = Field(
         20_000,
         ge=1,

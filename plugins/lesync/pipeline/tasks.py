@@ -666,7 +666,10 @@ def load_options(integration: Integration, mapping: Any = None):
                 "bulk_threshold": integration.limits.bulk_threshold,
                 "bulk_parallel_jobs": integration.limits.bulk_jobs_in_flight,
             },
-            "files": {"max_file_bytes": int(integration.transcript.max_file_mb * 1024 * 1024)},
+            "files": {
+                "max_file_bytes": int(integration.transcript.max_file_mb * 1024 * 1024),
+                "calls_in_flight": integration.limits.file_calls_in_flight,
+            },
             "linking": integration.linking,
         }
     )

@@ -7,8 +7,10 @@ records the load has just created are skipped: they cannot have a file yet);
 an MD5 equal to
 Salesforce's ``Checksum`` means nothing to do, a different one adds a new version of the same
 document, none adds the file. Inserts go through sObject
-Collections create (200 records a call, and a cap on the base64 bytes per request). Files over
-the size cap are skipped with a logged reason; the record itself still syncs.
+Collections create (200 records a call, and a cap on the base64 bytes per request), up to
+``calls_in_flight`` calls at once: each call waits on the network and Salesforce's storage, not
+on us, and files of different records share no parent to lock. Files over the size cap are
+skipped with a logged reason; the record itself still syncs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,10 +218,13 @@ def _create_all(
     items: list[tuple[TranscriptFile, dict[str, Any]]],
     method: str = "POST",
 ) -> list[FileOutcome]:
-    outcomes: list[FileOutcome] = []
-    for chunk in _chunks_by_size(items, settings.batch_size, settings.max_request_bytes):
-        outcomes += _collections_write(client, chunk, method)
-    return outcomes
+    """Every chunk's outcomes, in the chunks' order, with up to ``calls_in_flight`` calls at once."""
+    chunks = list(_chunks_by_size(items, settings.batch_size, settings.max_request_bytes))
+    if settings.calls_in_flight == 1 or len(chunks) <= 1:
+        return [outcome for chunk in chunks for outcome in _collections_write(client, chunk, method)]
+    with ThreadPoolExecutor(settings.calls_in_flight, thread_name_prefix="lesync-files") as calls:
+        written = calls.map(lambda chunk: _collections_write(client, chunk, method), chunks)
+        return [outcome for outcomes in written for outcome in outcomes]
 
 
 def _chunks_by_size(

@@ -141,6 +141,13 @@ class FileSettings(BaseModel):
         30 * 1024 * 1024, gt=0, description="Base64 bytes per sObject Collections create call."
     )
     batch_size: int = Field(COLLECTION_LIMIT, ge=1, le=COLLECTION_LIMIT, description="Files per call.")
+    calls_in_flight: int = Field(
+        4,
+        ge=1,
+        le=10,
+        description="Collections calls uploading files at once in one load (far below the org's 25 "
+        "concurrent long-running requests); 1 sends them one after another.",
+    )
     reason_for_change: str = Field("LivePerson transcript updated", description="New version's reason.")
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from dataclasses import replace
 
 from sf_fakes import BASE
 
@@ -68,3 +71,38 @@ def test_oversized_file_is_skipped_and_batches_split_by_bytes(http, client):
     assert sorted(o.status for o in outcomes) == ["skipped"] + ["uploaded"] * 4
     posts = [r for r in http.request_history if r.method == "POST" and "composite" in r.url]
     assert [len(r.json()["records"]) for r in posts] == [1, 1, 1, 1]  # 800 base64 bytes each, 1500 cap
+
+
+def test_upload_calls_overlap_up_to_calls_in_flight_and_outcomes_keep_their_order():
+    """Seven calls of one file each, three at a time: never more than three open, all answered.
+    (A client of its own: requests-mock answers one request at a time.)"""
+
+    class SlowClient:
+        def __init__(self):
+            self.lock, self.open, self.most = threading.Lock(), 0, 0
+
+        def rest(self, method, path, json):
+            with self.lock:
+                self.open += 1
+                self.most = max(self.most, self.open)
+            time.sleep(0.05)
+            with self.lock:
+                self.open -= 1
+            return [{"id": "068", "success": True, "errors": []} for _ in json["records"]]
+
+    client = SlowClient()
+    files = [replace(item(n), new_record=True) for n in range(7)]  # just created: no lookup
+
+    outcomes = sync_files(client, FileSettings(batch_size=1, calls_in_flight=3), files)
+
+    assert [o.conversation_id for o in outcomes] == [f"c{n}" for n in range(7)]
+    assert all(o.status == "uploaded" for o in outcomes)
+    assert client.most == 3
+
+
+def test_one_call_in_flight_sends_them_one_after_another(http, client):
+    http.get(f"{BASE}query/", answers([]))
+    http.post(f"{BASE}composite/sobjects", json=created)
+    outcomes = sync_files(client, FileSettings(batch_size=2, calls_in_flight=1), [item(n) for n in range(5)])
+    posts = [r for r in http.request_history if r.method == "POST" and "composite" in r.url]
+    assert [len(r.json()["records"]) for r in posts] == [2, 2, 1] and len(outcomes) == 5
