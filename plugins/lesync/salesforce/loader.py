@@ -42,6 +42,7 @@ from lesync.salesforce.load_plan import (
     StagedRow,
     estimate_calls,
     external_key,
+    job_rows,
     needs_collections,
     plan_load,
     record_of,
@@ -219,8 +220,9 @@ class TranscriptLoader:
 class _UpsertPass:
     """The upsert of one load: linking per batch, Bulk or Collections, fallbacks and one retry.
 
-    Bulk jobs of ``bulk_job_rows`` rows run on their own threads, up to ``bulk_parallel_jobs``
-    at once, while this thread reads, links and writes the next job's CSV; Collections calls (a
+    Bulk jobs of about equal size (``job_rows``: at most ``bulk_job_rows``, as many as fill rounds)
+    run on their own threads, up to ``bulk_parallel_jobs`` at once, while this thread reads, links
+    and writes the next job's CSV; Collections calls (a
     large load's rows over the Bulk cap) run on one more thread meanwhile. Only this thread
     touches the outcomes: workers return theirs, which are taken in as they finish
     (``_harvest``), so each record still gets exactly one outcome, keyed by external id.
@@ -237,6 +239,7 @@ class _UpsertPass:
             *sorted(plan.header - {self.settings.external_id_field}),
         ]
         self.use_bulk = plan.use_bulk
+        self.job_rows = job_rows(plan.bulk_rows, self.settings)
         # One linker for the load: the first batch asks about every value the plan saw.
         self.linker = Linker(
             self.client, self.options.linking, self.settings, plan.links.values if plan.links else None
@@ -273,9 +276,7 @@ class _UpsertPass:
             for record in self._prepare(batch):
                 if upload is None or needs_collections(record, self.settings):
                     self._send_direct(self.direct.ready(record))
-                elif len(upload) < self.settings.bulk_job_rows and upload.fits(
-                    record, self.settings.bulk_upload_bytes
-                ):
+                elif len(upload) < self.job_rows and upload.fits(record, self.settings.bulk_upload_bytes):
                     upload.add(record)
                 else:
                     self._start_job(upload)

@@ -179,8 +179,15 @@ class UpsertSettings(BaseModel):
     bulk_job_rows: int = Field(
         BULK_JOB_ROWS,
         ge=1,
-        description="Rows per Bulk job: a large load is cut into jobs this big (Salesforce's own "
-        "internal chunk), so uploads, processing and result downloads of several jobs overlap.",
+        description="Most rows per Bulk job (Salesforce's own internal chunk): a large load is cut into "
+        "jobs of about equal size, so uploads, processing and result downloads of several jobs overlap.",
+    )
+    bulk_min_job_rows: int = Field(
+        5_000,
+        ge=1,
+        description="Fewest rows of a job that only exists to fill a round of `bulk_parallel_jobs` "
+        "(20,000 rows go as 3 jobs of 6,667 that run at once, not 2 of 10,000; 8,000 stay one job): "
+        "each job costs ~14 API calls.",
     )
     bulk_parallel_jobs: int = Field(
         3,

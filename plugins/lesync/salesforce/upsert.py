@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -40,6 +41,8 @@ Coerce = Callable[[dict[str, str]], Record]
 #: Bytes of an upload or result file kept in memory before it spools to disk: small, because
 #: several jobs upload and download at once (8 MB each cost ~30 MB of peak RSS at 50k rows).
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024
+#: A finished job's result files, read in this order.
+RESULT_FILES = ("successfulResults", "failedResults", "unprocessedrecords")
 FINAL_JOB_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 #: Shortest wait between job polls after the first (a 0-s setting must not hammer the API).
 MIN_POLL_SECONDS = 0.5
@@ -381,22 +384,29 @@ def _job_results(
     coerce: Coerce,
     undone: RecordError,
 ) -> Outcomes:
-    """Outcomes from the three result files; unprocessed rows carry ``undone`` (the job's reason)."""
+    """Outcomes from the three result files; unprocessed rows carry ``undone`` (the job's reason).
+    The three are downloaded at once (each call's round trip overlaps the others'), then read."""
     key = settings.external_id_field
-    for row in _download_rows(client, f"jobs/ingest/{job_id}/successfulResults/"):
-        external_id = row.get(key, "")
-        seen.add(external_id)
-        created = row.get("sf__Created", "").lower() == "true"
-        yield {key: external_id}, RecordOutcome(external_id, True, created, row.get("sf__Id") or None)
-    for row in _download_rows(client, f"jobs/ingest/{job_id}/failedResults/"):
-        external_id = row.get(key, "")
-        seen.add(external_id)
-        error = parse_bulk_error(row.get("sf__Error", ""))
-        yield coerce(_uploaded_columns(row)), RecordOutcome(external_id, False, errors=[error])
-    for row in _download_rows(client, f"jobs/ingest/{job_id}/unprocessedrecords/"):
-        external_id = row.get(key, "")
-        seen.add(external_id)
-        yield coerce(_uploaded_columns(row)), RecordOutcome(external_id, False, errors=[undone])
+    with ThreadPoolExecutor(len(RESULT_FILES), thread_name_prefix="lesync-results") as downloads:
+        spools = [
+            downloads.submit(_download, client, f"jobs/ingest/{job_id}/{kind}/") for kind in RESULT_FILES
+        ]
+    successful, failed, unprocessed = (spool.result() for spool in spools)
+    with successful, failed, unprocessed:
+        for row in _csv_rows(successful):
+            external_id = row.get(key, "")
+            seen.add(external_id)
+            created = row.get("sf__Created", "").lower() == "true"
+            yield {key: external_id}, RecordOutcome(external_id, True, created, row.get("sf__Id") or None)
+        for row in _csv_rows(failed):
+            external_id = row.get(key, "")
+            seen.add(external_id)
+            error = parse_bulk_error(row.get("sf__Error", ""))
+            yield coerce(_uploaded_columns(row)), RecordOutcome(external_id, False, errors=[error])
+        for row in _csv_rows(unprocessed):
+            external_id = row.get(key, "")
+            seen.add(external_id)
+            yield coerce(_uploaded_columns(row)), RecordOutcome(external_id, False, errors=[undone])
 
 
 def _uploaded_columns(row: dict[str, str]) -> dict[str, str]:
@@ -404,15 +414,20 @@ def _uploaded_columns(row: dict[str, str]) -> dict[str, str]:
     return {name: value for name, value in row.items() if not name.startswith("sf__") and value != ""}
 
 
-def _download_rows(client: SalesforceClient, path: str) -> Iterator[dict[str, str]]:
-    """A result CSV, downloaded to a spool file (flat memory), then read with the csv module."""
+def _download(client: SalesforceClient, path: str) -> IO[bytes]:
+    """A result CSV, downloaded to a spool file (flat memory: in memory up to 1 MB, then on disk)."""
     response = client.raw("GET", path, stream=True, headers={"Accept": "text/csv"})
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, mode="w+b") as spool:
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, mode="w+b")
+    try:
         for chunk in response.iter_content(chunk_size=1024 * 1024):
             spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    finally:
         response.close()
-        spool.seek(0)
-        yield from _csv_rows(spool)
+    spool.seek(0)
+    return spool
 
 
 def _csv_rows(binary: IO[bytes]) -> Iterator[dict[str, str]]:
