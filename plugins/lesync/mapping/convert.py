@@ -74,7 +74,8 @@ _LP_TIME = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
 )
-_EPOCH_MS_THRESHOLD = 100_000_000_000  # below this a number is read as epoch seconds
+EPOCH_MS_THRESHOLD = 100_000_000_000  # below this a number is read as epoch seconds
+_EPOCH_MS_THRESHOLD = EPOCH_MS_THRESHOLD  # the name lesync.pipeline.shards imports
 
 
 def parse_instant(value: Any) -> tuple[int, int] | None:
@@ -114,7 +115,7 @@ def _zone_offset_seconds(zone: str | None) -> int:
 def _from_number(number: float) -> tuple[int, int] | None:
     if isinstance(number, float) and not math.isfinite(number):
         return None
-    if abs(number) >= _EPOCH_MS_THRESHOLD:
+    if abs(number) >= EPOCH_MS_THRESHOLD:
         total_ms = int(number)
         return total_ms // 1000, total_ms % 1000
     return int(number), int(round((number - int(number)) * 1000)) % 1000
@@ -152,7 +153,7 @@ def to_date(value: Any) -> str | None:
 
 def format_transcript_time(value: Any) -> str | None:
     """``2017-02-01 17:12:03 UTC`` for transcript lines (None when unreadable)."""
-    if type(value) is int and value >= _EPOCH_MS_THRESHOLD:  # the usual timeL: skip the parsing
+    if type(value) is int and value >= EPOCH_MS_THRESHOLD:  # the usual timeL: skip the parsing
         seconds = value // 1000
     else:
         instant = parse_instant(value)
@@ -160,7 +161,7 @@ def format_transcript_time(value: Any) -> str | None:
             return None
         seconds = instant[0]
     minute, second = divmod(seconds, 60)
-    prefix = _minute_text(minute)
+    prefix = transcript_minute(minute)
     return None if prefix is None else prefix + _SECOND_TEXT[second]
 
 
@@ -168,7 +169,7 @@ _SECOND_TEXT = tuple(f"{second:02d} UTC" for second in range(60))
 
 
 @lru_cache(maxsize=8192)
-def _minute_text(minute: int) -> str | None:
+def transcript_minute(minute: int) -> str | None:
     """``YYYY-MM-DD HH:MM:`` of a minute since 1970 (cached: a transcript's lines share minutes)."""
     day, minute_of_day = divmod(minute, 1440)
     date = _day_text(day)
