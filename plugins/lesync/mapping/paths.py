@@ -157,7 +157,28 @@ def compile_path(path: str) -> Getter:
             steps.append(_index_step(arg))
         else:
             steps.append(_filter_step(*arg))
+    if all(kind == "key" for kind, _ in tokens):
+        return _key_chain(tuple(zip((arg for _, arg in tokens), steps, strict=True)))
     return _chain(tuple(steps))
+
+
+def _key_chain(keys: tuple[tuple[str, Step], ...]) -> Getter:
+    """A path of keys only (``info.agentId``, most of the catalog's): each key looked up in
+    place, its step (aliases, lists, nesting variants) called only when the plain lookup misses."""
+
+    def getter(record: Any) -> Any:
+        node = record
+        try:
+            for name, step in keys:
+                value = node.get(name) if type(node) is dict else None
+                node = value if value is not None else step(node)
+                if node is None:
+                    return None
+        except Exception:  # as in _chain
+            return None
+        return node
+
+    return getter
 
 
 def _chain(steps: tuple[Step, ...]) -> Getter:
