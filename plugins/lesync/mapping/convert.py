@@ -133,11 +133,13 @@ def to_datetime(value: Any) -> str | None:
     seconds, millis = instant
     if seconds * 1000 + millis <= 0:
         return None
-    try:
-        moment = datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise ConversionError("INVALID_DATE_TIME", f"date/time out of range: {_preview(value)}") from None
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+    day, second_of_day = divmod(seconds, 86400)
+    date = _day_text(day)  # the day from the cache: a run's times fall on a few days
+    if date is None:
+        raise ConversionError("INVALID_DATE_TIME", f"date/time out of range: {_preview(value)}")
+    hours, second_of_hour = divmod(second_of_day, 3600)
+    minutes, second = divmod(second_of_hour, 60)
+    return f"{date}T{hours:02d}:{minutes:02d}:{second:02d}.{millis:03d}Z"
 
 
 def to_date(value: Any) -> str | None:
@@ -181,7 +183,7 @@ def transcript_minute(minute: int) -> str | None:
 
 @lru_cache(maxsize=4096)
 def _day_text(day: int) -> str | None:
-    """``YYYY-MM-DD`` of a day number since 1970 (cached: a transcript's lines share a few days)."""
+    """``YYYY-MM-DD`` of a day number since 1970 (cached: a run's times share a few days)."""
     try:
         return datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
     except (OverflowError, OSError, ValueError):
