@@ -298,6 +298,8 @@ def _filter_step(key_parts: tuple[str, ...], value: str) -> Step:
                 candidate = candidate.get(part) if type(candidate) is dict else None
         else:
             candidate = item.get(key)
+        if type(candidate) is str:  # _text, without the call: every SDE event is compared
+            return candidate.strip().casefold() == wanted
         if candidate is not None:
             if type(candidate) is list:
                 return any(_text(v) == wanted for v in candidate)
