@@ -337,6 +337,8 @@ def _message_text(message: dict) -> str:
     if type(msg) is dict and type(msg.get("text")) is str and msg["text"].strip():
         text = msg["text"]
         parts.append(_indent_continuations(html_to_text(text) if kind == "text_html" else text))
+        if len(data) == 1:  # a text message and nothing else (most of them): no other part to look for
+            return parts[0]
     if type(data.get("richContent")) is dict:
         parts.append(summarise_rich_content(data["richContent"].get("content")))
     if type(data.get("file")) is dict:
