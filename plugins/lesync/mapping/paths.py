@@ -157,56 +157,26 @@ def compile_path(path: str) -> Getter:
             steps.append(_index_step(arg))
         else:
             steps.append(_filter_step(*arg))
-    if all(kind == "key" for kind, _ in tokens):
-        return _key_chain(tuple(zip((arg for _, arg in tokens), steps, strict=True)))
-    return _chain(tuple(steps))
+    keys = tuple(arg if kind == "key" else None for kind, arg in tokens)
+    return _chain(tuple(zip(keys, steps, strict=True)))
 
 
-def _key_chain(keys: tuple[tuple[str, Step], ...]) -> Getter:
-    """A path of keys only (``info.agentId``, most of the catalog's): each key looked up in
-    place, its step (aliases, lists, nesting variants) called only when the plain lookup misses."""
+def _chain(steps: tuple[tuple[str | None, Step], ...]) -> Getter:
+    """The steps in turn, ``None`` as soon as one finds nothing. A key step's plain lookup is
+    done in place (the usual case, without a call); the step itself (aliases, lists, nesting
+    variants) runs only when that finds nothing, as do index and filter steps (key ``None``)."""
 
     def getter(record: Any) -> Any:
         node = record
         try:
-            for name, step in keys:
-                value = node.get(name) if type(node) is dict else None
+            for key, step in steps:
+                value = node.get(key) if key is not None and type(node) is dict else None
                 node = value if value is not None else step(node)
-                if node is None:
-                    return None
-        except Exception:  # as in _chain
-            return None
-        return node
-
-    return getter
-
-
-def _chain(steps: tuple[Step, ...]) -> Getter:
-    if len(steps) == 1:
-        return _guarded_step(steps[0])
-
-    def getter(record: Any) -> Any:
-        node = record
-        try:
-            for step in steps:
-                node = step(node)
                 if node is None:
                     return None
         except Exception:  # a getter must never break a run; unknown shapes mean "missing"
             return None
         return node
-
-    return getter
-
-
-def _guarded_step(step: Step) -> Getter:
-    """A one-step path (most of the catalog's) without the loop."""
-
-    def getter(record: Any) -> Any:
-        try:
-            return step(record)
-        except Exception:  # as in _chain
-            return None
 
     return getter
 
