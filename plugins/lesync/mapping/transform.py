@@ -143,8 +143,10 @@ def transform_record(
         except FieldValueError as error:
             row.error(slot.target, error.code, str(error))
             continue
-        if not _empty(fitted):
-            row.fields[slot.target] = fitted
+        # A value the fit gave back as it was is known non-empty already (unless redacted since).
+        if (fitted is not value or slot.redact is not None) and _empty(fitted):
+            continue
+        row.fields[slot.target] = fitted
     if spec.transcript:
         _add_transcript(row, record, spec, fields_meta)
     return row
