@@ -427,6 +427,19 @@ PREIMPORT = {
     ),
 }
 
+#: The stages that run DAG task functions. Airflow's task runner loads the plugins before a task's
+#: function starts (``get_template_context`` -> ``integrate_macros_plugins``); outside it, the first
+#: read of a staged file does (ObjectStoragePath's lineage hook asks for the plugins), inside the
+#: stage's timer. Loaded first, like the other imports, so the timer holds the task's own work.
+TASK_STAGES = frozenset({"extract", "shard", "transform", "load"})
+
+
+def load_plugins_as_the_task_runner_does() -> None:
+    from airflow.sdk.plugins_manager import integrate_macros_plugins
+
+    integrate_macros_plugins()
+
+
 STAGES = {
     "extract": stage_extract,
     "shard": stage_shard,
@@ -455,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for module in PREIMPORT.get(stage, ()):  # imports are not the stage's memory: RSS before counts them
         importlib.import_module(module)
+    if stage in TASK_STAGES:
+        load_plugins_as_the_task_runner_does()
     rss_before = psutil.Process().memory_info().rss
     timer = Timer()
     profiler = cProfile.Profile() if profile_out else None

@@ -74,7 +74,8 @@ _LP_TIME = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
 )
-_EPOCH_MS_THRESHOLD = 100_000_000_000  # below this a number is read as epoch seconds
+EPOCH_MS_THRESHOLD = 100_000_000_000  # below this a number is read as epoch seconds
+_EPOCH_MS_THRESHOLD = EPOCH_MS_THRESHOLD  # the name lesync.pipeline.shards imports
 
 
 def parse_instant(value: Any) -> tuple[int, int] | None:
@@ -114,7 +115,7 @@ def _zone_offset_seconds(zone: str | None) -> int:
 def _from_number(number: float) -> tuple[int, int] | None:
     if isinstance(number, float) and not math.isfinite(number):
         return None
-    if abs(number) >= _EPOCH_MS_THRESHOLD:
+    if abs(number) >= EPOCH_MS_THRESHOLD:
         total_ms = int(number)
         return total_ms // 1000, total_ms % 1000
     return int(number), int(round((number - int(number)) * 1000)) % 1000
@@ -132,11 +133,13 @@ def to_datetime(value: Any) -> str | None:
     seconds, millis = instant
     if seconds * 1000 + millis <= 0:
         return None
-    try:
-        moment = datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise ConversionError("INVALID_DATE_TIME", f"date/time out of range: {_preview(value)}") from None
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+    day, second_of_day = divmod(seconds, 86400)
+    date = _day_text(day)  # the day from the cache: a run's times fall on a few days
+    if date is None:
+        raise ConversionError("INVALID_DATE_TIME", f"date/time out of range: {_preview(value)}")
+    hours, second_of_hour = divmod(second_of_day, 3600)
+    minutes, second = divmod(second_of_hour, 60)
+    return f"{date}T{hours:02d}:{minutes:02d}:{second:02d}.{millis:03d}Z"
 
 
 def to_date(value: Any) -> str | None:
@@ -152,7 +155,7 @@ def to_date(value: Any) -> str | None:
 
 def format_transcript_time(value: Any) -> str | None:
     """``2017-02-01 17:12:03 UTC`` for transcript lines (None when unreadable)."""
-    if type(value) is int and value >= _EPOCH_MS_THRESHOLD:  # the usual timeL: skip the parsing
+    if type(value) is int and value >= EPOCH_MS_THRESHOLD:  # the usual timeL: skip the parsing
         seconds = value // 1000
     else:
         instant = parse_instant(value)
@@ -160,7 +163,7 @@ def format_transcript_time(value: Any) -> str | None:
             return None
         seconds = instant[0]
     minute, second = divmod(seconds, 60)
-    prefix = _minute_text(minute)
+    prefix = transcript_minute(minute)
     return None if prefix is None else prefix + _SECOND_TEXT[second]
 
 
@@ -168,7 +171,7 @@ _SECOND_TEXT = tuple(f"{second:02d} UTC" for second in range(60))
 
 
 @lru_cache(maxsize=8192)
-def _minute_text(minute: int) -> str | None:
+def transcript_minute(minute: int) -> str | None:
     """``YYYY-MM-DD HH:MM:`` of a minute since 1970 (cached: a transcript's lines share minutes)."""
     day, minute_of_day = divmod(minute, 1440)
     date = _day_text(day)
@@ -180,7 +183,7 @@ def _minute_text(minute: int) -> str | None:
 
 @lru_cache(maxsize=4096)
 def _day_text(day: int) -> str | None:
-    """``YYYY-MM-DD`` of a day number since 1970 (cached: a transcript's lines share a few days)."""
+    """``YYYY-MM-DD`` of a day number since 1970 (cached: a run's times share a few days)."""
     try:
         return datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
     except (OverflowError, OSError, ValueError):

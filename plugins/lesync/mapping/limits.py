@@ -215,6 +215,8 @@ def fitter(meta: FieldMeta) -> Callable[[Any], Any]:
     if not meta.createable:
         return partial(_refuse, meta)
     fit = _FITTERS.get(meta.type, _fit_text)
+    if fit is _fit_text:  # text never raises ConversionError: no wrapper to pay for every value
+        return partial(_fit_text, meta=meta)
 
     def fitted(value: Any) -> Any:
         try:
@@ -234,7 +236,7 @@ def _refuse(meta: FieldMeta, value: Any) -> Any:
 
 def _fit_text(value: Any, meta: FieldMeta) -> str:
     text = clean_text(value if type(value) is str else to_string(value))
-    if meta.length:
+    if meta.length and len(text) * 2 > meta.length:  # shorter text fits, whatever it holds
         text, _ = truncate(text, meta.length)
     return text
 

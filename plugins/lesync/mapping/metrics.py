@@ -273,7 +273,12 @@ def message_counts(record: dict, channel: str) -> dict[str, int]:
         items, key, known = _list(record, "messageRecords"), "sentBy", _SENT_BY
     visitors = agents = 0
     for item in items:
-        who = _who(item.get(key), known) if type(item) is dict else None
+        value = item.get(key) if type(item) is dict else None
+        if type(value) is not str:
+            continue
+        who = known.get(value)  # _who, written out: it runs for every line
+        if who is None:
+            who = known.get(value.casefold())
         if who == AGENT:
             agents += 1
         elif who == CONSUMER:

@@ -157,35 +157,26 @@ def compile_path(path: str) -> Getter:
             steps.append(_index_step(arg))
         else:
             steps.append(_filter_step(*arg))
-    return _chain(tuple(steps))
+    keys = tuple(arg if kind == "key" else None for kind, arg in tokens)
+    return _chain(tuple(zip(keys, steps, strict=True)))
 
 
-def _chain(steps: tuple[Step, ...]) -> Getter:
-    if len(steps) == 1:
-        return _guarded_step(steps[0])
+def _chain(steps: tuple[tuple[str | None, Step], ...]) -> Getter:
+    """The steps in turn, ``None`` as soon as one finds nothing. A key step's plain lookup is
+    done in place (the usual case, without a call); the step itself (aliases, lists, nesting
+    variants) runs only when that finds nothing, as do index and filter steps (key ``None``)."""
 
     def getter(record: Any) -> Any:
         node = record
         try:
-            for step in steps:
-                node = step(node)
+            for key, step in steps:
+                value = node.get(key) if key is not None and type(node) is dict else None
+                node = value if value is not None else step(node)
                 if node is None:
                     return None
         except Exception:  # a getter must never break a run; unknown shapes mean "missing"
             return None
         return node
-
-    return getter
-
-
-def _guarded_step(step: Step) -> Getter:
-    """A one-step path (most of the catalog's) without the loop."""
-
-    def getter(record: Any) -> Any:
-        try:
-            return step(record)
-        except Exception:  # as in _chain
-            return None
 
     return getter
 
@@ -277,6 +268,8 @@ def _filter_step(key_parts: tuple[str, ...], value: str) -> Step:
                 candidate = candidate.get(part) if type(candidate) is dict else None
         else:
             candidate = item.get(key)
+        if type(candidate) is str:  # _text, without the call: every SDE event is compared
+            return candidate.strip().casefold() == wanted
         if candidate is not None:
             if type(candidate) is list:
                 return any(_text(v) == wanted for v in candidate)

@@ -17,9 +17,18 @@ from collections.abc import Callable
 from functools import lru_cache
 from html import unescape
 from html.parser import HTMLParser
+from operator import itemgetter
 from typing import Any
 
-from lesync.mapping.convert import folded, format_transcript_time, is_empty, parse_instant
+from lesync.mapping.convert import (
+    EMPTY_STRINGS,
+    EPOCH_MS_THRESHOLD,
+    folded,
+    format_transcript_time,
+    is_empty,
+    parse_instant,
+    transcript_minute,
+)
 from lesync.mapping.limits import clean_text
 
 CONTINUATION_INDENT = "    "
@@ -91,8 +100,18 @@ def _indent_continuations(text: str) -> str:
     return ("\n" + CONTINUATION_INDENT).join(lines)
 
 
+_SECOND_STAMPS = tuple(f"{second:02d} UTC] " for second in range(60))
+
+
 def _stamp(item: dict) -> str:
+    """``[2017-02-01 17:12:03 UTC] ``: from ``timeL`` (epoch ms, the usual case, without a call
+    to the parser), else ``time``."""
     when = item.get("timeL")
+    if type(when) is int and when >= EPOCH_MS_THRESHOLD:
+        minute, second = divmod(when // 1000, 60)
+        prefix = transcript_minute(minute)
+        if prefix is not None:
+            return "[" + prefix + _SECOND_STAMPS[second]
     stamp = format_transcript_time(when) if when is not None else None
     if stamp is None:
         stamp = format_transcript_time(item.get("time"))
@@ -195,7 +214,8 @@ def render_chat(record: dict, include_private: bool = False, redact: Redact = No
 
 
 def _chat_line(line: dict, include_private: bool, redact: Redact) -> str | None:
-    private = folded(line.get("subType")) == "only_to_rep"
+    sub_type = line.get("subType")  # the usual spellings are compared before any folding
+    private = sub_type != "REGULAR" and folded(sub_type) == "only_to_rep"
     if private and not include_private:
         return None
     text = _chat_text(line)
@@ -203,7 +223,8 @@ def _chat_line(line: dict, include_private: bool, redact: Redact) -> str | None:
         return None
     if redact is not None:
         text = redact(text)
-    if folded(line.get("source")) == "system":
+    source = line.get("source")
+    if source != "visitor" and source != "agent" and folded(source) == "system":
         prefix = SYSTEM_MARK
     else:
         speaker = line.get("by")
@@ -214,12 +235,16 @@ def _chat_line(line: dict, include_private: bool, redact: Redact) -> str | None:
 
 
 def _chat_text(line: dict) -> str:
-    text_type = folded(line.get("textType"))
+    text_type = line.get("textType")
+    if text_type != "plain":
+        text_type = folded(text_type)
     text = line.get("text")
     if text_type == "rich-content":
         return summarise_rich_content(line.get("json") if line.get("json") is not None else text)
-    if is_empty(text) or type(text) is not str:
-        return "" if type(text) is not int else str(text)
+    if type(text) is not str:
+        return str(text) if type(text) is int else ""
+    if text.strip() in EMPTY_STRINGS:  # is_empty
+        return ""
     if text_type == "html":
         text = html_to_text(text)
     return _indent_continuations(text)
@@ -238,12 +263,15 @@ def render_messaging(record: dict, include_private: bool = False, redact: Redact
     for index, message in enumerate(_items(record, "messageRecords")):
         rendered = _message_line(message, names, include_private, redact)
         if rendered:
-            seq = message.get("seq") if type(message.get("seq")) is int else index
-            events.append((_sort_time(message), 0, seq, rendered))
+            seq = message.get("seq")
+            events.append((_sort_time(message), 0, seq if type(seq) is int else index, rendered))
     for index, transfer in enumerate(_items(record, "transfers")):
         events.append((_sort_time(transfer), 1, index, _transfer_line(transfer)))
-    events.sort(key=lambda event: event[:3])
+    events.sort(key=_EVENT_ORDER)
     return "\n".join(event[3] for event in events)
+
+
+_EVENT_ORDER = itemgetter(0, 1, 2)  # (time, message before transfer, sequence); never the text
 
 
 def _items(record: dict, key: str) -> list[dict]:
@@ -252,7 +280,11 @@ def _items(record: dict, key: str) -> list[dict]:
 
 
 def _sort_time(item: dict) -> int:
-    value = item.get("timeL") if item.get("timeL") is not None else item.get("time")
+    value = item.get("timeL")
+    if type(value) is int and value >= EPOCH_MS_THRESHOLD:
+        return value  # epoch ms already (what parse_instant would give back)
+    if value is None:
+        value = item.get("time")
     instant = parse_instant(value)
     return instant[0] * 1000 + instant[1] if instant else 0
 
@@ -280,7 +312,8 @@ def _first_text(item: dict, keys: tuple[str, ...]) -> str | None:
 
 
 def _message_line(message: dict, names: dict[str, str], include_private: bool, redact: Redact) -> str | None:
-    private = folded(message.get("audience")) == "agents_and_managers"
+    audience = message.get("audience")
+    private = audience != "ALL" and folded(audience) == "agents_and_managers"
     if private and not include_private:
         return None
     text = _message_text(message)
@@ -297,12 +330,15 @@ def _message_text(message: dict) -> str:
     data = message.get("messageData")
     if type(data) is not dict:
         return ""
-    kind = folded(message.get("type"))
+    kind = message.get("type")
+    kind = "text_plain" if kind == "TEXT_PLAIN" else folded(kind)  # the usual spelling, unfolded
     parts: list[str] = []
     msg = data.get("msg")
     if type(msg) is dict and type(msg.get("text")) is str and msg["text"].strip():
         text = msg["text"]
         parts.append(_indent_continuations(html_to_text(text) if kind == "text_html" else text))
+        if len(data) == 1:  # a text message and nothing else (most of them): no other part to look for
+            return parts[0]
     if type(data.get("richContent")) is dict:
         parts.append(summarise_rich_content(data["richContent"].get("content")))
     if type(data.get("file")) is dict:
@@ -311,7 +347,7 @@ def _message_text(message: dict) -> str:
     if type(link) is dict:
         url = _first_text(link, ("uri", "url"))
         parts.append(f"[link: {url}]" if url else "[link]")
-    quick = _quick_replies(data)
+    quick = _quick_replies(data) if "quickReplies" in data else None
     if quick:
         parts.append(quick)
     if not parts and kind and kind not in ("text_plain", "text_html"):

@@ -26,6 +26,9 @@ STAGING_ENV = "LESYNC_STAGING_ROOT"
 #: reads through the object-storage file; 1 MB makes it a few per file (40 % less CPU per pass).
 LINE_BUFFER = 1 << 20
 
+#: gzip level of staged files: raw pages are kept for replay and audit, so they are packed well.
+COMPRESSLEVEL = 5
+
 
 def default_root() -> str:
     """``$LESYNC_STAGING_ROOT``, else ``file://$AIRFLOW_HOME/lesync/staging``."""
@@ -93,8 +96,9 @@ class JsonlGzWriter:
     task retried after a crash starts again from nothing instead of reading a torn file.
     """
 
-    def __init__(self, path: str | ObjectStoragePath):
+    def __init__(self, path: str | ObjectStoragePath, compresslevel: int = COMPRESSLEVEL):
         self.path = as_path(path)
+        self.compresslevel = compresslevel
         self.count = 0
         self._tmp = self.path.parent / f".{self.path.name}.partial"
         self._raw: Any = None
@@ -103,7 +107,7 @@ class JsonlGzWriter:
     def __enter__(self) -> JsonlGzWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._raw = self._tmp.open("wb")
-        zipped = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=5)
+        zipped = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=self.compresslevel)
         self._lines = io.BufferedWriter(zipped, LINE_BUFFER)  # compressed in 1 MB steps
         return self
 

@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 
 Position = tuple[int, int]  # (file index, line index)
 
+#: Rows live for one run (the load reads them once), so they are packed fast rather than small:
+#: level 1 takes about 60 % of level 5's CPU for files about a third larger (measured on the
+#: benchmark's 19,963 rows: 0.27 s / 10.7 MB against 0.47 s / 7.9 MB).
+ROWS_COMPRESSLEVEL = 1
+
 
 def channel_from_name(path: Any) -> str | None:
     """``chat`` / ``messaging`` from a raw file's name prefix."""
@@ -67,7 +72,7 @@ def transform_shard(
     channels = [channel_from_name(path) for path in raw_paths]
     rows = with_errors = read = duplicates = unrecognised = 0
     by_channel = dict.fromkeys(CHANNELS, 0)
-    with JsonlGzWriter(out_path) as writer:
+    with JsonlGzWriter(out_path, ROWS_COMPRESSLEVEL) as writer:
         for position, line in _lines(raw_paths):
             read += 1
             if position in skip:

@@ -229,7 +229,8 @@ class BulkUpload:
 
     def add(self, record: Record) -> None:
         """A column the record lacks is sent empty (unchanged); a ``None`` value clears the field."""
-        self._write([csv_value(record[name]) if name in record else "" for name in self.header])
+        values = [record.get(name, "") for name in self.header]
+        self._write([value if type(value) is str else csv_value(value) for value in values])
         self.external_ids.add(str(record[self.key]))
 
     def fits(self, record: Record, max_bytes: int) -> bool:
