@@ -96,7 +96,8 @@ _SOURCES = {"agent": AGENT, "Agent": AGENT, "AGENT": AGENT, "visitor": CONSUMER,
 _SOURCES |= {"VISITOR": CONSUMER, "consumer": CONSUMER}
 _SENT_BY = {"Agent": AGENT, "agent": AGENT, "AGENT": AGENT, "Consumer": CONSUMER, "consumer": CONSUMER}
 _SENT_BY |= {"CONSUMER": CONSUMER}
-_VISIBLE = frozenset({None, "ALL", "REGULAR"})  # audience / subType values that need no folding
+#: audience / subType texts that need no folding (a value of another type, even a list, is visible)
+_VISIBLE = frozenset({"ALL", "REGULAR"})
 
 
 def chat_timeline(record: dict) -> Timeline:
@@ -112,7 +113,7 @@ def chat_timeline(record: dict) -> Timeline:
             if who is None:
                 continue
         sub_type = line.get("subType")
-        if sub_type not in _VISIBLE and folded(sub_type) == "only_to_rep":
+        if type(sub_type) is str and sub_type not in _VISIBLE and folded(sub_type) == "only_to_rep":
             continue
         when = line.get("timeL")
         if type(when) is not int or when < _EPOCH_MS_THRESHOLD:
@@ -139,7 +140,7 @@ def messaging_timeline(record: dict) -> Timeline:
             if who is None:
                 continue
         audience = message.get("audience")
-        if audience not in _VISIBLE and folded(audience) == "agents_and_managers":
+        if type(audience) is str and audience not in _VISIBLE and folded(audience) == "agents_and_managers":
             continue
         when = message.get("timeL")
         if type(when) is not int or when < _EPOCH_MS_THRESHOLD:

@@ -223,3 +223,14 @@ def test_metrics_never_raise_on_odd_records():
         for name in CHAT_EXPECTED:
             for channel in ("chat", "messaging"):
                 catalog_getter(name, channel)(record)
+
+
+def test_a_list_where_a_subtype_or_audience_belongs_does_not_blank_the_metrics():
+    """An unhashable value (a list) in ``subType`` / ``audience`` is a visible line, not a reason to
+    lose every metric of the record."""
+    chat = chat_surveys()
+    chat["transcript"]["lines"][0]["subType"] = ["REGULAR"]
+    assert {name: metric(name, chat, "chat") for name in CHAT_EXPECTED} == CHAT_EXPECTED
+    record = conversation([(0, "consumer", "v", ["ALL"]), (9, "agent", "a-1", {"x": 1})], end=20)
+    assert metric("firstResponseSeconds", record, "messaging") == 9.0
+    assert metric("agentMessageCount", record, "messaging") == 1
