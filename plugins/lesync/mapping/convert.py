@@ -75,7 +75,6 @@ _LP_TIME = re.compile(
     r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
 )
 EPOCH_MS_THRESHOLD = 100_000_000_000  # below this a number is read as epoch seconds
-_EPOCH_MS_THRESHOLD = EPOCH_MS_THRESHOLD  # the name lesync.pipeline.shards imports
 
 
 def parse_instant(value: Any) -> tuple[int, int] | None:

@@ -35,11 +35,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from lesync.mapping.convert import folded, parse_instant
+from lesync.mapping.convert import EPOCH_MS_THRESHOLD, folded, parse_instant
 
 CONSUMER, AGENT, BOT = "consumer", "agent", "bot"
 _AGENT_ROLES = frozenset({"agent", "assigned_agent"})
-_EPOCH_MS_THRESHOLD = 100_000_000_000  # below this a number is epoch seconds (as in convert.py)
 
 
 #: An event is ``(millis, who, agent)``: who is CONSUMER, AGENT or BOT; agent the writer's id or
@@ -58,14 +57,14 @@ class Timeline(NamedTuple):
 
 def millis_of(value: Any) -> int | None:
     if type(value) is int:
-        return value if abs(value) >= _EPOCH_MS_THRESHOLD else value * 1000
+        return value if abs(value) >= EPOCH_MS_THRESHOLD else value * 1000
     instant = parse_instant(value) if value is not None else None
     return None if instant is None else instant[0] * 1000 + instant[1]
 
 
 def _time(item: dict, key: str = "time") -> int | None:
     exact = item.get(key + "L")
-    if type(exact) is int and exact >= _EPOCH_MS_THRESHOLD:
+    if type(exact) is int and exact >= EPOCH_MS_THRESHOLD:
         return exact  # the usual case, without a call
     return millis_of(exact if exact is not None else item.get(key))
 
@@ -116,7 +115,7 @@ def chat_timeline(record: dict) -> Timeline:
         if type(sub_type) is str and sub_type not in _VISIBLE and folded(sub_type) == "only_to_rep":
             continue
         when = line.get("timeL")
-        if type(when) is not int or when < _EPOCH_MS_THRESHOLD:
+        if type(when) is not int or when < EPOCH_MS_THRESHOLD:
             when = _time(line)
         if when is not None:
             events.append((when, who, str(line.get("by")) if who == AGENT else None))
@@ -143,7 +142,7 @@ def messaging_timeline(record: dict) -> Timeline:
         if type(audience) is str and audience not in _VISIBLE and folded(audience) == "agents_and_managers":
             continue
         when = message.get("timeL")
-        if type(when) is not int or when < _EPOCH_MS_THRESHOLD:
+        if type(when) is not int or when < EPOCH_MS_THRESHOLD:
             when = _time(message)
             if when is None:
                 continue

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from json.decoder import scanstring
 from typing import Any
 
-from lesync.mapping.convert import _EPOCH_MS_THRESHOLD, parse_instant
+from lesync.mapping.convert import EPOCH_MS_THRESHOLD, parse_instant
 from lesync.mapping.transform import conversation_id, detect_channel
 from lesync.pipeline import transform as stage
 from lesync.pipeline.staging import as_path, read_jsonl_gz
@@ -105,7 +105,7 @@ def _conversation_items(record: dict, channel: str) -> list:
 
 def _millis(value: Any) -> int:
     if type(value) is int:  # epoch ms (or seconds), the common case: what parse_instant makes of it
-        return value if abs(value) >= _EPOCH_MS_THRESHOLD else value * 1000
+        return value if abs(value) >= EPOCH_MS_THRESHOLD else value * 1000
     instant = parse_instant(value) if value is not None else None
     return instant[0] * 1000 + instant[1] if instant else 0
 
