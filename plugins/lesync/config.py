@@ -327,9 +327,10 @@ class LimitSettings(_Settings):
         20_000,
         ge=1,
         description="A run's transform and load are cut into shards of at most about this many "
-        "conversations (whole raw files of up to 5,000), each a mapped task that any worker takes: two "
-        "Bulk jobs of 10,000 rows per shard load, and a run of up to this many stays one shard. A longer "
-        "run gets equal shards in a multiple of `salesforce_concurrency`, so every round of loads is full.",
+        "conversations (whole raw files of up to 5,000), each a mapped task that any worker takes (a "
+        "shard's load: Bulk jobs of at most 10,000 rows), and a run of up to this many stays one shard. "
+        "A longer run gets equal shards in a multiple of `salesforce_concurrency`, so every round of "
+        "loads is full.",
     )
     salesforce_concurrency: int = Field(
         2,
