@@ -113,11 +113,11 @@ def _millis(value: Any) -> int:
 def _heads(paths: list[Any], channels: list[str | None]) -> Iterator[tuple[stage.Position, dict, str | None]]:
     """``(position, record, channel)`` for every line of every raw file; a record may be only its
     leading members, as many as its channel, id and version need."""
-    for position, line in stage._lines(paths):
+    for position, line in stage.raw_lines(paths):
         file_channel = channels[position[0]]
         text = line.decode("utf-8")
         head = _head(text, file_channel)
-        record, channel = stage._with_channel(json.loads(text) if head is None else head, file_channel)
+        record, channel = stage.with_channel(json.loads(text) if head is None else head, file_channel)
         yield position, record, channel
 
 

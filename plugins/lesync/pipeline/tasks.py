@@ -194,7 +194,7 @@ def check_org(integration: Integration, run_id: str, client: Any = None) -> dict
 
     client = client or salesforce_client(integration)
     report, describes = describe_and_check(client, compiled_mapping(integration), integration)
-    path = run_dir(integration, run_id) / "describe.json"
+    path = _describes_path(integration, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(describes))
     report.raise_on_blockers()
@@ -215,7 +215,7 @@ def _describe(
     client = client or salesforce_client(integration)
     before = client.api_calls
     described = client.describe(object_name)
-    path = run_dir(integration, run_id) / "describe.json"
+    path = _describes_path(integration, run_id)
     partial = path.parent / ".describe.json.partial"
     path.parent.mkdir(parents=True, exist_ok=True)
     partial.write_text(json.dumps({**known, object_name: described}))
@@ -227,8 +227,12 @@ def _run_describes(integration: Integration, run_id: str) -> dict[str, Any]:
     """Object -> describe, as the run's org check stored them (empty when it did not run)."""
     import json
 
-    path = run_dir(integration, run_id) / "describe.json"
+    path = _describes_path(integration, run_id)
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _describes_path(integration: Integration, run_id: str) -> Any:
+    return run_dir(integration, run_id) / "describe.json"
 
 
 def _replay_units(

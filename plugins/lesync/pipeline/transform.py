@@ -73,12 +73,12 @@ def transform_shard(
     rows = with_errors = read = duplicates = unrecognised = 0
     by_channel = dict.fromkeys(CHANNELS, 0)
     with JsonlGzWriter(out_path, ROWS_COMPRESSLEVEL) as writer:
-        for position, line in _lines(raw_paths):
+        for position, line in raw_lines(raw_paths):
             read += 1
             if position in skip:
                 duplicates += 1
                 continue
-            record, channel = _with_channel(_decode(line), channels[position[0]])
+            record, channel = with_channel(_decode(line), channels[position[0]])
             if channel is None:
                 unrecognised += 1
                 log.warning(
@@ -105,7 +105,7 @@ def transform_shard(
     return result
 
 
-def _lines(paths: list[Any]) -> Iterator[tuple[Position, bytes]]:
+def raw_lines(paths: list[Any]) -> Iterator[tuple[Position, bytes]]:
     """``(position, undecoded line)`` for every non-blank line of every raw file."""
     for file_index, path in enumerate(paths):
         with gz_lines(path) as lines:
@@ -121,6 +121,8 @@ def _decode(line: bytes) -> Any:
     return decode(line)
 
 
-def _with_channel(line: Any, file_channel: str | None) -> tuple[dict, str | None]:
+def with_channel(line: Any, file_channel: str | None) -> tuple[dict, str | None]:
+    """A decoded line as a record (anything but an object as an empty one) and its channel: the
+    file's, else what the record's shape tells (``None`` when neither says)."""
     record = line if type(line) is dict else {}
     return record, file_channel or detect_channel(record)

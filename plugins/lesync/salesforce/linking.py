@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,8 +132,17 @@ class LinkValues:
     phone_terms: dict[str, list[str]] = field(default_factory=dict)
 
     def add_phone(self, full: str, raw: Any, country_code: str) -> None:
-        terms = self.phone_terms.get(full, [])
-        self.phone_terms[full] = list(dict.fromkeys([*terms, *search_forms(raw, full, country_code)]))
+        self._add_terms(full, search_forms(raw, full, country_code))
+
+    def merge(self, other: LinkValues) -> None:
+        """Add ``other``'s values and phone terms to these (these first)."""
+        for mine, theirs in zip(self.per_rule, other.per_rule, strict=True):
+            mine |= theirs
+        for full, terms in other.phone_terms.items():
+            self._add_terms(full, terms)
+
+    def _add_terms(self, full: str, terms: Iterable[str]) -> None:
+        self.phone_terms[full] = list(dict.fromkeys([*self.phone_terms.get(full, []), *terms]))
 
 
 @dataclass(frozen=True)
@@ -176,10 +185,7 @@ class Linker:
         rows = {str(record[key]): record for record in records}
         wanted = self._wanted(rows.values())
         if self.upfront is not None:  # the whole load's values, asked with the first batch
-            for mine, theirs in zip(wanted.per_rule, self.upfront.per_rule, strict=True):
-                mine |= theirs
-            for full, terms in self.upfront.phone_terms.items():
-                wanted.phone_terms[full] = list(dict.fromkeys([*wanted.phone_terms.get(full, []), *terms]))
+            wanted.merge(self.upfront)
             self.upfront = None
         self._ask(wanted)
         matched = self._match(rows)
@@ -200,15 +206,10 @@ class Linker:
         wanted = LinkValues([set() for _ in self.rules])
         code = self.linking.default_country_code
         for row in rows:
-            for index, rule in enumerate(self.rules):
-                if self._row_names_group(row, rule):
-                    continue
-                value = match_value(rule, row.get(rule.value), self.linking, self.blocked)
-                if not value:
-                    continue
+            for index, rule, raw, value in rule_values(row, self.linking, self.blocked, self.groups):
                 wanted.per_rule[index].add(value)
                 if rule.match is MatchKind.PHONE:
-                    wanted.add_phone(value, row.get(rule.value), code)
+                    wanted.add_phone(value, raw, code)  # every spelling's terms
         return wanted
 
     def _row_names_group(self, row: Record, rule: LinkingRule) -> bool:
@@ -433,6 +434,20 @@ def _index(rule: LinkingRule, records: list[Record], country_code: str) -> dict[
     return by_value
 
 
+def rule_values(
+    record: Record, linking: LinkingSettings, blocked: Blocked, groups: dict[str, set[str]]
+) -> Iterator[tuple[int, LinkingRule, Any, str]]:
+    """``(rule index, rule, raw value, comparable value)`` for each rule that may link ``record``:
+    a value it can match on, in a group none of whose lookups the record already names."""
+    for index, rule in enumerate(linking.rules):
+        if any(record.get(lookup) for lookup in groups[rule.group_name]):
+            continue
+        raw = record.get(rule.value)
+        value = match_value(rule, raw, linking, blocked)
+        if value:
+            yield index, rule, raw, value
+
+
 def _type_of(record: Record) -> str:
     return str((record.get("attributes") or {}).get("type", "")).lower()
 
@@ -467,13 +482,7 @@ class LinkEstimate:
     def add(self, record: Record) -> None:
         """Keep one record's values (every rule's, as if no earlier rule matched: an upper bound)."""
         code = self.linking.default_country_code
-        for index, rule in enumerate(self.linking.rules):
-            if any(record.get(lookup) for lookup in self.groups[rule.group_name]):
-                continue
-            raw = record.get(rule.value)
-            value = match_value(rule, raw, self.linking, self.blocked)
-            if not value:
-                continue
+        for index, rule, raw, value in rule_values(record, self.linking, self.blocked, self.groups):
             self.values.per_rule[index].add(value)
             if rule.match is MatchKind.PHONE and value not in self.values.phone_terms:
                 self.values.add_phone(value, raw, code)

@@ -130,7 +130,7 @@ def test_streaming_decodes_each_record_once(tmp_path, mapping, meta, monkeypatch
     records = [chat_copy(f"id-{i}") for i in range(300)] + [chat_copy("id-7", end_ms=1)]  # older
     write_jsonl_gz(tmp_path / "chat-big.jsonl.gz", records)
     lines, heads, decoded = [], [], []
-    real_lines, real_head, real_decode = stage._lines, shards._head, stage._decode
+    real_lines, real_head, real_decode = stage.raw_lines, shards._head, stage._decode
 
     def counting_lines(paths):
         for item in real_lines(paths):
@@ -146,7 +146,7 @@ def test_streaming_decodes_each_record_once(tmp_path, mapping, meta, monkeypatch
         decoded.append(1)
         return real_decode(line)
 
-    monkeypatch.setattr(stage, "_lines", counting_lines)
+    monkeypatch.setattr(stage, "raw_lines", counting_lines)
     monkeypatch.setattr(shards, "_head", counting_head)
     monkeypatch.setattr(stage, "_decode", counting_decode)
     result = stage.transform_files(
@@ -163,7 +163,7 @@ def _reference_rows(paths, mapping, meta) -> list[dict]:
     best, records = {}, []
     for file_index, path in enumerate(paths):
         for line_index, line in enumerate(read_jsonl_gz(path)):
-            record, channel = stage._with_channel(line, stage.channel_from_name(path))
+            record, channel = stage.with_channel(line, stage.channel_from_name(path))
             if channel is None:
                 continue
             position = (file_index, line_index)
